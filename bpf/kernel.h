@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Just the kernel types and fields this program reads, marked
+ * preserve_access_index so that libbpf relocates every access against the
+ * running kernel's BTF (CO-RE). Chosen over a generated vmlinux.h: no
+ * multi-megabyte file in git, nothing taken from the build host's kernel,
+ * and each field the tool depends on is listed here, once.
+ *
+ * Layouts need not match the kernel's: fields are found by name, including
+ * through the kernel's anonymous unions.
+ */
+#ifndef TCPCONNECT_KERNEL_H
+#define TCPCONNECT_KERNEL_H
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+
+/* include/net/tcp_states.h */
+#define TCP_SYN_SENT	2
+#define TCP_CLOSE	7
+
+struct in6_addr {
+	__u8 s6_addr[16];
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;			/* local port, host order */
+	unsigned short skc_family;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+
+struct sk_buff {
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
+struct trace_entry {
+	unsigned short type;
+	unsigned char flags;
+	unsigned char preempt_count;
+	int pid;
+} __attribute__((preserve_access_index));
+
+/* sock:inet_sock_set_state */
+struct trace_event_raw_inet_sock_set_state {
+	struct trace_entry ent;
+	const void *skaddr;
+	int oldstate;
+	int newstate;
+	__u16 protocol;
+} __attribute__((preserve_access_index));
+
+/* net:net_dev_queue */
+struct trace_event_raw_net_dev_template {
+	struct trace_entry ent;
+	void *skbaddr;
+} __attribute__((preserve_access_index));
+
+#endif /* TCPCONNECT_KERNEL_H */

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tcpconnect: one event per active TCP connect, as bcc's tools/tcpconnect.py.
+ *
+ * Two ways in, one record out (struct event, bpf/tcpconnect.h):
+ *  - kprobe + kretprobe on tcp_v4_connect / tcp_v6_connect, bcc's hook points,
+ *    where the kernel has kprobes;
+ *  - sock:inet_sock_set_state (CLOSE -> SYN_SENT, inside the same functions,
+ *    in the caller's context) where it has not; with -L, net:net_dev_queue
+ *    completes the row with the local port once the SYN is queued.
+ * User space loads one set or the other; all filters are rodata set before load.
+ */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "kernel.h"
+#include "tcpconnect.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Configuration, written by user space between open and load. */
+const volatile __u32 filter_pid = 0;		/* TGID; 0: every process */
+const volatile bool filter_uid_on = false;
+const volatile __u32 filter_uid = 0;
+const volatile bool filter_ports_on = false;
+const volatile __u8 filter_ports[PORT_BITMAP_BYTES] = {};	/* bit per dport */
+const volatile __u8 filter_family = 0;		/* 4 or 6; 0: both */
+const volatile bool defer_to_lport = false;	/* tracepoints with -L */
+
+/* kprobe path: the sock a thread is connecting, from entry to return. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);			/* TID */
+	__type(value, struct sock *);
+} sockets SEC(".maps");
+
+/* tracepoint path with -L: rows waiting for their local port. LRU, so a
+ * sock that never sends its SYN cannot fill the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct sock *);
+	__type(value, struct event);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} events SEC(".maps");
+
+static __always_inline bool task_wanted(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (filter_pid && (__u32)(pid_tgid >> 32) != filter_pid)
+		return false;
+	if (filter_uid_on && (__u32)bpf_get_current_uid_gid() != filter_uid)
+		return false;
+	return true;
+}
+
+static __always_inline bool flow_wanted(const struct event *ev)
+{
+	if (filter_family && ev->ip != filter_family)
+		return false;
+	if (filter_ports_on &&
+	    !(filter_ports[ev->dport >> 3] & (1 << (ev->dport & 7))))
+		return false;
+	return true;
+}
+
+/* Addresses and ports of sk, as IPv4 or IPv6 per ip. */
+static __always_inline void read_flow(struct event *ev, struct sock *sk, __u8 ip)
+{
+	ev->ip = ip;
+	if (ip == 4) {
+		bpf_core_read(ev->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(ev->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(ev->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(ev->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	ev->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+}
+
+static __always_inline void read_task(struct event *ev)
+{
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(ev->task, sizeof(ev->task));
+}
+
+static __always_inline void output(void *ctx, struct event *ev)
+{
+	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, ev, sizeof(*ev));
+}
+
+/* ---- kprobe path ------------------------------------------------------- */
+
+static __always_inline int connect_entry(struct sock *sk)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!task_wanted())
+		return 0;
+	bpf_map_update_elem(&sockets, &tid, &sk, BPF_ANY);
+	return 0;
+}
+
+/*
+ * An AF_INET6 socket connecting to ::ffff:a.b.c.d enters tcp_v6_connect,
+ * which calls tcp_v4_connect on the same sock in the same thread: the inner
+ * return consumes the entry and reports IP 4, the outer one finds nothing.
+ * The entry is deleted on every path, so -6 cannot re-report it as IP 6.
+ */
+static __always_inline int connect_return(void *ctx, int ret, __u8 ip)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct event ev = {};
+	struct sock **skpp;
+	struct sock *sk;
+
+	skpp = bpf_map_lookup_elem(&sockets, &tid);
+	if (!skpp)
+		return 0;
+	sk = *skpp;
+	bpf_map_delete_elem(&sockets, &tid);
+
+	/* Failed before the SYN: the sock may not hold the addresses (bcc). */
+	if (ret)
+		return 0;
+	read_flow(&ev, sk, ip);
+	if (!flow_wanted(&ev))
+		return 0;
+	read_task(&ev);
+	output(ctx, &ev);
+	return 0;
+}
+
+SEC("kprobe/tcp_v4_connect")
+int BPF_KPROBE(tcpc_v4_entry, struct sock *sk)
+{
+	return connect_entry(sk);
+}
+
+SEC("kretprobe/tcp_v4_connect")
+int BPF_KRETPROBE(tcpc_v4_return, int ret)
+{
+	return connect_return(ctx, ret, 4);
+}
+
+SEC("kprobe/tcp_v6_connect")
+int BPF_KPROBE(tcpc_v6_entry, struct sock *sk)
+{
+	return connect_entry(sk);
+}
+
+SEC("kretprobe/tcp_v6_connect")
+int BPF_KRETPROBE(tcpc_v6_return, int ret)
+{
+	return connect_return(ctx, ret, 6);
+}
+
+/* ---- tracepoint path --------------------------------------------------- */
+
+/* 4 for AF_INET and for AF_INET6 socks connecting to a v4-mapped address
+ * (they go through tcp_v4_connect, so bcc reports them as IP 4). */
+static __always_inline __u8 sock_ip(struct sock *sk)
+{
+	__u32 daddr[4];
+
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET)
+		return 4;
+	bpf_core_read(daddr, sizeof(daddr), &sk->__sk_common.skc_v6_daddr);
+	if (daddr[0] == 0 && daddr[1] == 0 && daddr[2] == bpf_htonl(0xffff))
+		return 4;
+	return 6;
+}
+
+/* The sock left SYN_SENT: send the row held for its local port. A port of 0
+ * means the connect failed inside tcp_v[46]_connect, which bcc does not show. */
+static __always_inline void flush_pending(void *ctx, struct sock *sk)
+{
+	struct event *ev = bpf_map_lookup_elem(&pending, &sk);
+
+	if (!ev)
+		return;
+	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (ev->lport)
+		output(ctx, ev);
+	bpf_map_delete_elem(&pending, &sk);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tcpc_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	struct sock *sk = (struct sock *)ctx->skaddr;
+	struct event ev = {};
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (ctx->oldstate == TCP_SYN_SENT) {
+		if (defer_to_lport)
+			flush_pending(ctx, sk);
+		return 0;
+	}
+	if (ctx->oldstate != TCP_CLOSE || ctx->newstate != TCP_SYN_SENT)
+		return 0;
+	if (!task_wanted())
+		return 0;
+	read_flow(&ev, sk, sock_ip(sk));
+	if (!flow_wanted(&ev))
+		return 0;
+	read_task(&ev);
+	/* The local port is chosen after this point, unless the socket was bound. */
+	if (defer_to_lport && !ev.lport) {
+		bpf_map_update_elem(&pending, &sk, &ev, BPF_ANY);
+		return 0;
+	}
+	output(ctx, &ev);
+	return 0;
+}
+
+/* The SYN is queued in the connecting thread with its local port chosen.
+ * Runs for every transmitted packet: one map miss in the common case. */
+SEC("tracepoint/net/net_dev_queue")
+int tcpc_dev_queue(struct trace_event_raw_net_dev_template *ctx)
+{
+	struct sock *sk = BPF_CORE_READ((struct sk_buff *)ctx->skbaddr, sk);
+
+	if (sk)
+		flush_pending(ctx, sk);
+	return 0;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The contract between bpf/tcpconnect.bpf.c and its readers (native/, and
+ * through the layout constants native/ exports, src/decode.ts): the event
+ * record and the limits. Written once, included by both sides.
+ */
+#ifndef TCPCONNECT_H
+#define TCPCONNECT_H
+
+#define TASK_COMM_LEN 16
+
+/* -P filter: one bit per destination port, so any number of ports costs one lookup. */
+#define PORT_BITMAP_BYTES (65536 / 8)
+
+/*
+ * One active connect. Fields by decreasing alignment; addresses are the raw
+ * network-order bytes (IPv4 in the first 4 bytes), ports are host order.
+ */
+struct event {
+	__u64 ts_ns;			/* bpf_ktime_get_ns() at connect time */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 pid;			/* TGID */
+	__u32 uid;
+	__u16 lport;			/* host order; 0 unless known */
+	__u16 dport;			/* host order */
+	__u8 ip;			/* 4 or 6, as bcc's IP column */
+	__u8 __pad[3];
+	char task[TASK_COMM_LEN];
+};
+
+#ifdef __cplusplus
+#define TCPCONNECT_STATIC_ASSERT static_assert
+#else
+#define TCPCONNECT_STATIC_ASSERT _Static_assert
+#endif
+TCPCONNECT_STATIC_ASSERT(sizeof(struct event) == 72, "struct event layout changed: update src/decode.ts");
+
+#endif /* TCPCONNECT_H */

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Module init: the Tracer class and the record layouts of bpf/*.h, so that
+// TypeScript can check its decoders against the C definitions.
+#include <linux/types.h>
+#include <napi.h>
+
+#include <cstddef>
+
+#include "errors.h"
+#include "tcpconnect.h"
+#include "tracer.h"
+
+namespace {
+
+#define FIELD(obj, type, field) obj.Set(#field, Napi::Number::New(env, offsetof(type, field)))
+
+Napi::Object EventLayout(Napi::Env env) {
+  Napi::Object offsets = Napi::Object::New(env);
+  FIELD(offsets, struct event, ts_ns);
+  FIELD(offsets, struct event, saddr);
+  FIELD(offsets, struct event, daddr);
+  FIELD(offsets, struct event, pid);
+  FIELD(offsets, struct event, uid);
+  FIELD(offsets, struct event, lport);
+  FIELD(offsets, struct event, dport);
+  FIELD(offsets, struct event, ip);
+  FIELD(offsets, struct event, task);
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("size", Napi::Number::New(env, sizeof(struct event)));
+  layout.Set("offsets", offsets);
+  return layout;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  CaptureLibbpfLog();
+  exports.Set("Tracer", Tracer::Define(env));
+  Napi::Object layouts = Napi::Object::New(env);
+  layouts.Set("tcpconnectEvent", EventLayout(env));
+  exports.Set("layouts", layouts);
+  exports.Set("portBitmapBytes", Napi::Number::New(env, PORT_BITMAP_BYTES));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tcpconnect, Init)

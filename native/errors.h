@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Errors cross into JS as data: a lower-case message, the operation, the
+// errno, and the tail of what libbpf logged. TypeScript gives them meaning.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+// Route libbpf's log into a bounded buffer instead of stderr.
+void CaptureLibbpfLog();
+// Forget what libbpf logged so far (before an operation whose log we want).
+void ClearLibbpfLog();
+
+[[noreturn]] void ThrowBpfError(Napi::Env env, const std::string& op, int err,
+                                const std::string& what,
+                                const std::string& program = "");

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "bpf_objects.h"
+#include "errors.h"
+
+namespace {
+
+const embedded_bpf_object* FindEmbedded(const std::string& name) {
+  for (const auto& o : embedded_bpf_objects)
+    if (name == o.name) return &o;
+  return nullptr;
+}
+
+// libbpf 1.x returns NULL and sets errno; keep errno meaningful.
+int LastError(int fallback = EINVAL) { return errno ? errno : fallback; }
+
+}  // namespace
+
+Napi::Function Tracer::Define(Napi::Env env) {
+  return DefineClass(env, "Tracer",
+                     {
+                         InstanceMethod("attach", &Tracer::Attach),
+                         InstanceMethod("start", &Tracer::Start),
+                         InstanceMethod("close", &Tracer::Close),
+                     });
+}
+
+Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
+  Napi::Env env = info.Env();
+  env_ = env;
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
+    throw Napi::TypeError::New(env, "expected (objectName, spec)");
+  napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
+  cleanup_hook_ = true;
+  try {
+    Open(env, info[0].As<Napi::String>(), info[1].As<Napi::Object>());
+  } catch (...) {
+    Teardown();
+    throw;
+  }
+}
+
+Tracer::~Tracer() { Teardown(); }
+
+// 1. open the embedded object, 2. write rodata, 3. choose programs, 4. load.
+void Tracer::Open(Napi::Env env, const std::string& name, Napi::Object spec) {
+  const embedded_bpf_object* embedded = FindEmbedded(name);
+  if (!embedded) throw Napi::Error::New(env, "no embedded BPF object named " + name);
+
+  ClearLibbpfLog();
+  errno = 0;
+  obj_ = bpf_object__open_mem(embedded->bytes, embedded->size, nullptr);
+  if (!obj_) ThrowBpfError(env, "open", LastError(), "open BPF object " + name);
+
+  if (spec.Has("rodata")) SetRodata(env, spec.Get("rodata").As<Napi::Object>());
+  SelectPrograms(env, spec.Get("programs").As<Napi::Array>());
+
+  int err = bpf_object__load(obj_);
+  if (err) ThrowBpfError(env, "load", err, "load BPF object " + name);
+}
+
+// Each value is a Buffer of exactly the variable's size, found through the
+// object's BTF: the kernel side's types are the only definition of them.
+void Tracer::SetRodata(Napi::Env env, Napi::Object values) {
+  bpf_map* rodata = nullptr;
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj_) {
+    if (bpf_map__is_internal(map) && strstr(bpf_map__name(map), ".rodata")) rodata = map;
+  }
+  const btf* btf = bpf_object__btf(obj_);
+  int sec_id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+  size_t size = 0;
+  auto* initial = rodata ? static_cast<const uint8_t*>(bpf_map__initial_value(rodata, &size)) : nullptr;
+  if (!initial || sec_id < 0) throw Napi::Error::New(env, "BPF object has no .rodata with BTF");
+  std::vector<uint8_t> data(initial, initial + size);
+
+  const btf_type* sec = btf__type_by_id(btf, sec_id);
+  Napi::Array keys = values.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); i++) {
+    std::string key = keys.Get(i).As<Napi::String>();
+    Napi::Value v = values.Get(key);
+    if (!v.IsBuffer()) throw Napi::TypeError::New(env, "rodata " + key + " must be a Buffer");
+    auto buf = v.As<Napi::Buffer<uint8_t>>();
+    const btf_var_secinfo* vsi = btf_var_secinfos(sec);
+    bool found = false;
+    for (int j = 0; j < btf_vlen(sec); j++, vsi++) {
+      const btf_type* var = btf__type_by_id(btf, vsi->type);
+      if (key != btf__name_by_offset(btf, var->name_off)) continue;
+      if (buf.Length() != vsi->size || vsi->offset + vsi->size > size)
+        throw Napi::Error::New(env, "rodata " + key + " has size " + std::to_string(vsi->size) +
+                                        ", got " + std::to_string(buf.Length()));
+      memcpy(data.data() + vsi->offset, buf.Data(), vsi->size);
+      found = true;
+      break;
+    }
+    if (!found) throw Napi::Error::New(env, "no rodata variable named " + key);
+  }
+  int err = bpf_map__set_initial_value(rodata, data.data(), data.size());
+  if (err) ThrowBpfError(env, "open", err, "set rodata");
+}
+
+void Tracer::SelectPrograms(Napi::Env env, Napi::Array names) {
+  std::set<std::string> wanted;
+  for (uint32_t i = 0; i < names.Length(); i++)
+    wanted.insert(names.Get(i).As<Napi::String>().Utf8Value());
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) {
+    bool load = wanted.erase(bpf_program__name(prog)) > 0;
+    bpf_program__set_autoload(prog, load);
+  }
+  if (!wanted.empty()) throw Napi::Error::New(env, "no BPF program named " + *wanted.begin());
+}
+
+// attach([name]): all or nothing; on failure the links made here are undone.
+Napi::Value Tracer::Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!obj_) throw Napi::Error::New(env, "tracer is closed");
+  Napi::Array names = info[0].As<Napi::Array>();
+  size_t first = links_.size();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string name = names.Get(i).As<Napi::String>();
+    bpf_program* prog = bpf_object__find_program_by_name(obj_, name.c_str());
+    ClearLibbpfLog();
+    errno = 0;
+    bpf_link* link = prog ? bpf_program__attach(prog) : nullptr;
+    if (!link) {
+      int err = prog ? LastError() : ENOENT;
+      while (links_.size() > first) {
+        bpf_link__destroy(links_.back());
+        links_.pop_back();
+      }
+      ThrowBpfError(env, "attach", err, "attach " + name, name);
+    }
+    links_.push_back(link);
+  }
+  return env.Undefined();
+}
+
+// start(mapName, pagesPerCpu, onEvents(batch: Buffer | null, lost: number))
+Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!obj_) throw Napi::Error::New(env, "tracer is closed");
+  if (pb_) throw Napi::Error::New(env, "tracer already started");
+  std::string map_name = info[0].As<Napi::String>();
+  size_t pages = info[1].As<Napi::Number>().Uint32Value();
+  bpf_map* map = bpf_object__find_map_by_name(obj_, map_name.c_str());
+  if (!map) throw Napi::Error::New(env, "no BPF map named " + map_name);
+
+  ClearLibbpfLog();
+  errno = 0;
+  pb_ = perf_buffer__new(bpf_map__fd(map), pages, OnSample, OnLost, this, nullptr);
+  if (!pb_) ThrowBpfError(env, "perf_buffer", LastError(), "open perf buffer " + map_name);
+
+  on_events_ = Napi::Persistent(info[2].As<Napi::Function>());
+  async_ = std::make_unique<Napi::AsyncContext>(env, "tcpconnect:perf_buffer");
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poll_ = new uv_poll_t;
+  poll_->data = this;
+  int err = uv_poll_init(loop, poll_, perf_buffer__epoll_fd(pb_));
+  if (!err) err = uv_poll_start(poll_, UV_READABLE, OnReadable);
+  if (err) {
+    uv_poll_t* p = poll_;
+    poll_ = nullptr;
+    delete p;
+    throw Napi::Error::New(env, std::string("failed to watch perf buffer: ") + uv_strerror(err));
+  }
+  // libuv adds the fd to its epoll at the next loop turn, and that epoll_ctl
+  // polls the perf rings, which clears their readiness: samples that arrive
+  // before it would wait for the next wakeup. An idle handle keeps the loop
+  // from blocking and consumes once more after the registration.
+  idle_ = new uv_idle_t;
+  idle_->data = this;
+  uv_idle_init(loop, idle_);
+  uv_idle_start(idle_, OnIdle);
+  return env.Undefined();
+}
+
+void Tracer::OnIdle(uv_idle_t* handle) {
+  auto* self = static_cast<Tracer*>(handle->data);
+  // The first turn runs before libuv's epoll_ctl, the second after it.
+  if (++self->idle_turns_ < 2) return;
+  self->StopIdle();
+  if (!self->pb_) return;
+  perf_buffer__consume(self->pb_);
+  self->Deliver();
+}
+
+void Tracer::StopIdle() {
+  if (!idle_) return;
+  uv_idle_stop(idle_);
+  uv_close(reinterpret_cast<uv_handle_t*>(idle_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+  idle_ = nullptr;
+}
+
+void Tracer::OnSample(void* ctx, int, void* data, uint32_t size) {
+  auto* self = static_cast<Tracer*>(ctx);
+  uint8_t len[4] = {static_cast<uint8_t>(size), static_cast<uint8_t>(size >> 8),
+                    static_cast<uint8_t>(size >> 16), static_cast<uint8_t>(size >> 24)};
+  self->batch_.insert(self->batch_.end(), len, len + 4);
+  auto* bytes = static_cast<uint8_t*>(data);
+  self->batch_.insert(self->batch_.end(), bytes, bytes + size);
+}
+
+void Tracer::OnLost(void* ctx, int, __u64 count) { static_cast<Tracer*>(ctx)->lost_ += count; }
+
+void Tracer::OnReadable(uv_poll_t* handle, int status, int) {
+  auto* self = static_cast<Tracer*>(handle->data);
+  if (status < 0 || !self->pb_) return;
+  // Not perf_buffer__poll(pb, 0): perf clears a ring's readiness when it is
+  // polled, and the outer epoll (libuv's) has just done that, so the inner
+  // epoll_wait would see nothing. Consuming every ring is O(CPUs) and exact.
+  perf_buffer__consume(self->pb_);
+  self->Deliver();
+}
+
+// One call into JS per wakeup, with everything that wakeup brought.
+void Tracer::Deliver() {
+  if (batch_.empty() && lost_ == 0) return;
+  Napi::Env env(env_);
+  Napi::HandleScope scope(env);
+  Napi::Value batch = batch_.empty()
+                          ? env.Null()
+                          : Napi::Buffer<uint8_t>::Copy(env, batch_.data(), batch_.size()).As<Napi::Value>();
+  Napi::Value lost = Napi::Number::New(env, static_cast<double>(lost_));
+  batch_.clear();
+  lost_ = 0;
+  try {
+    on_events_.MakeCallback(Value(), {batch, lost}, *async_);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env_, e.Value());
+  }
+}
+
+Napi::Value Tracer::Close(const Napi::CallbackInfo& info) {
+  Teardown();
+  return info.Env().Undefined();
+}
+
+void Tracer::OnEnvCleanup(void* arg) {
+  auto* self = static_cast<Tracer*>(arg);
+  self->cleanup_hook_ = false;  // the hook is being run; do not remove it
+  self->Teardown();
+}
+
+// Reverse order of acquisition; safe to call any number of times, from
+// close(), the finalizer or the env cleanup hook.
+void Tracer::Teardown() {
+  StopIdle();
+  if (poll_) {
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (pb_) {
+    perf_buffer__free(pb_);
+    pb_ = nullptr;
+  }
+  while (!links_.empty()) {
+    bpf_link__destroy(links_.back());
+    links_.pop_back();
+  }
+  if (obj_) {
+    bpf_object__close(obj_);
+    obj_ = nullptr;
+  }
+  if (cleanup_hook_) {
+    napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+    cleanup_hook_ = false;
+  }
+  if (!on_events_.IsEmpty()) on_events_.Reset();
+  async_.reset();
+}

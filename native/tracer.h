@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Tracer: one loaded BPF object and what hangs off it (links, a perf buffer
+// watched by a uv_poll on Node's own loop). Generic: it knows object, rodata
+// variable, program and map names, never what a tool prints.
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <linux/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct bpf_object;
+struct bpf_link;
+struct perf_buffer;
+
+class Tracer : public Napi::ObjectWrap<Tracer> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // new Tracer(objectName, { rodata: { name: Buffer }, programs: [name] })
+  // opens the embedded object, writes rodata, loads the listed programs.
+  explicit Tracer(const Napi::CallbackInfo& info);
+  ~Tracer() override;
+
+ private:
+  Napi::Value Attach(const Napi::CallbackInfo& info);
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void Open(Napi::Env env, const std::string& name, Napi::Object spec);
+  void SetRodata(Napi::Env env, Napi::Object values);
+  void SelectPrograms(Napi::Env env, Napi::Array names);
+  void Teardown();
+
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+  static void OnIdle(uv_idle_t* handle);
+  void StopIdle();
+  static void OnSample(void* ctx, int cpu, void* data, uint32_t size);
+  static void OnLost(void* ctx, int cpu, __u64 count);
+  static void OnEnvCleanup(void* arg);
+  void Deliver();
+
+  napi_env env_ = nullptr;
+  bpf_object* obj_ = nullptr;
+  std::vector<bpf_link*> links_;
+  perf_buffer* pb_ = nullptr;
+  uv_poll_t* poll_ = nullptr;
+  uv_idle_t* idle_ = nullptr;
+  int idle_turns_ = 0;
+  bool cleanup_hook_ = false;
+
+  // Filled by perf_buffer__poll, handed to JS once per wakeup: each record
+  // is a little-endian u32 length followed by that many bytes.
+  std::vector<uint8_t> batch_;
+  uint64_t lost_ = 0;
+  Napi::FunctionReference on_events_;
+  std::unique_ptr<Napi::AsyncContext> async_;
+};
