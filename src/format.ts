@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// tcpconnect's output: bcc's tools/tcpconnect.py printf strings as data,
+// mode for mode, trailing spaces included. Nothing else prints rows.
+
+import { sprintf } from './printf.js';
+import type { ConnectEvent } from './decode.js';
+
+export const BANNER = 'Tracing connect ... Hit Ctrl-C to end';
+
+const FORMATS = {
+  timestamp: { header: '%-9s', row: '%-9.3f' },
+  uid: { header: '%-6s', row: '%-6d' },
+  plain: {
+    header: '%-7s %-12s %-2s %-16s %-16s %-6s',
+    row: '%-7d %-12.12s %-2d %-16s %-16s %-6d %s',
+  },
+  lport: {
+    header: '%-7s %-12s %-2s %-16s %-6s %-16s %-6s',
+    row: '%-7d %-12.12s %-2d %-16s %-6d %-16s %-6d %s',
+  },
+} as const;
+
+export interface Columns {
+  timestamp: boolean; // -t
+  printUid: boolean; // -U
+  lport: boolean; // -L
+}
+
+export function header(cols: Columns): string {
+  let line = '';
+  if (cols.timestamp) line += sprintf(FORMATS.timestamp.header, 'TIME(s)');
+  if (cols.printUid) line += sprintf(FORMATS.uid.header, 'UID');
+  line += cols.lport
+    ? sprintf(FORMATS.lport.header, 'PID', 'COMM', 'IP', 'SADDR', 'LPORT', 'DADDR', 'DPORT')
+    : sprintf(FORMATS.plain.header, 'PID', 'COMM', 'IP', 'SADDR', 'DADDR', 'DPORT');
+  return line;
+}
+
+/** Formats rows; -t counts from the first row formatted, as bcc does. */
+export class RowFormatter {
+  private startUs: number | undefined;
+
+  constructor(private readonly cols: Columns) {}
+
+  row(ev: ConnectEvent, suffix = ''): string {
+    let line = '';
+    if (this.cols.timestamp) {
+      const us = Number(ev.tsNs / 1000n);
+      this.startUs ??= us;
+      line += sprintf(FORMATS.timestamp.row, (us - this.startUs) / 1000000);
+    }
+    if (this.cols.printUid) line += sprintf(FORMATS.uid.row, ev.uid);
+    line += this.cols.lport
+      ? sprintf(FORMATS.lport.row, ev.pid, ev.task, ev.ip, ev.saddr, ev.lport, ev.daddr, ev.dport, suffix)
+      : sprintf(FORMATS.plain.row, ev.pid, ev.task, ev.ip, ev.saddr, ev.daddr, ev.dport, suffix);
+    return line;
+  }
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The typed face of the addon (native/). Loaded lazily, so that --help and
+// usage errors work even where it was never built.
+
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+import { FatalError } from './errors.js';
+
+export interface TracerSpec {
+  /** rodata variable name -> its bytes (exactly the variable's size) */
+  rodata: Record<string, Buffer>;
+  /** programs to load; the others in the object are not loaded */
+  programs: string[];
+}
+
+export interface NativeTracer {
+  /** Attaches every program named, or none of them (throws). */
+  attach(programs: string[]): void;
+  /** Reads the perf event array `map`; one call per wakeup. */
+  start(map: string, pagesPerCpu: number, onEvents: (batch: Buffer | null, lost: number) => void): void;
+  /** Detaches and unloads everything; idempotent. */
+  close(): void;
+}
+
+export interface RecordLayout {
+  size: number;
+  offsets: Record<string, number>;
+}
+
+export interface NativeBinding {
+  Tracer: new (object: string, spec: TracerSpec) => NativeTracer;
+  layouts: { tcpconnectEvent: RecordLayout };
+  portBitmapBytes: number;
+}
+
+export const ADDON_PATH = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'build',
+  'Release',
+  'tcpconnect.node',
+);
+
+let binding: NativeBinding | undefined;
+
+export function loadNative(): NativeBinding {
+  if (binding) return binding;
+  try {
+    binding = createRequire(import.meta.url)(ADDON_PATH) as NativeBinding;
+  } catch (err) {
+    const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new FatalError(`cannot load the native module ${ADDON_PATH} (${detail}); build it with: npm run build`);
+  }
+  return binding;
+}

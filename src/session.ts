@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Open, load and attach one tool's BPF object, choosing the attach method:
+// kprobes where the kernel has them, tracepoints where it has not. Errors
+// from the native layer become one-line FatalErrors with a hint.
+
+import os from 'node:os';
+
+import { FatalError, bpfErrorData } from './errors.js';
+import type { NativeBinding, NativeTracer } from './native.js';
+import type { AttachMethod } from './options.js';
+
+export interface ProbeSet {
+  programs: string[];
+  /** what the user is told is hooked, e.g. "kprobes on tcp_v4_connect, tcp_v6_connect" */
+  hooks: string;
+}
+
+export interface AttachPlan {
+  tool: string;
+  object: string;
+  rodata: Record<string, Buffer>;
+  kprobe: ProbeSet;
+  tracepoint: ProbeSet;
+  method: AttachMethod;
+}
+
+export interface Attached {
+  tracer: NativeTracer;
+  method: 'kprobe' | 'tracepoint';
+  /** the one stderr line saying which method is in use */
+  notice: string;
+}
+
+function strerror(errno: number | undefined): string {
+  if (!errno) return 'unknown error';
+  const name = Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0];
+  return name ?? `errno ${errno}`;
+}
+
+function lastLogLine(log: string | undefined): string {
+  const lines = (log ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.length ? lines[lines.length - 1] : '';
+}
+
+function loadError(tool: string, err: unknown): FatalError {
+  const e = bpfErrorData(err);
+  if (e.errno === 1 /* EPERM */ || e.errno === 13 /* EACCES */)
+    return new FatalError(
+      `${tool}: permission denied loading BPF programs (${strerror(e.errno)}); run as root (CAP_BPF, CAP_PERFMON)`,
+    );
+  if (e.errno === 38 /* ENOSYS */)
+    return new FatalError(`${tool}: this kernel has no BPF support (bpf(): ENOSYS); it needs CONFIG_BPF_SYSCALL=y`);
+  const detail = lastLogLine(e.log);
+  return new FatalError(`${tool}: ${e.message}${detail ? ` (${detail})` : ''}`);
+}
+
+export function openAndAttach(native: NativeBinding, plan: AttachPlan): Attached {
+  const sets: Array<['kprobe' | 'tracepoint', ProbeSet]> =
+    plan.method === 'auto'
+      ? [
+          ['kprobe', plan.kprobe],
+          ['tracepoint', plan.tracepoint],
+        ]
+      : [[plan.method, plan[plan.method]]];
+
+  let tracer: NativeTracer;
+  try {
+    // Both sets are loaded in auto mode: the kprobe programs pass the
+    // verifier here even on kernels where they cannot attach.
+    tracer = new native.Tracer(plan.object, {
+      rodata: plan.rodata,
+      programs: sets.flatMap(([, s]) => s.programs),
+    });
+  } catch (err) {
+    if (plan.method !== 'auto') throw loadError(plan.tool, err);
+    try {
+      tracer = new native.Tracer(plan.object, { rodata: plan.rodata, programs: plan.tracepoint.programs });
+      sets.splice(0, 1);
+    } catch {
+      throw loadError(plan.tool, err);
+    }
+  }
+
+  const failures: string[] = [];
+  for (const [method, set] of sets) {
+    try {
+      tracer.attach(set.programs);
+      const fallback = failures.length ? ` (kprobes unavailable: ${failures[0]})` : '';
+      return { tracer, method, notice: `${plan.tool}: tracing with ${set.hooks}${fallback}` };
+    } catch (err) {
+      const e = bpfErrorData(err);
+      failures.push(`${e.message.replace(/^failed to attach \S+: /, '')}`);
+      if (plan.method !== 'auto' || method === 'tracepoint') {
+        tracer.close();
+        const hint =
+          method === 'kprobe'
+            ? '; this kernel may lack kprobes (CONFIG_KPROBES): try --attach tracepoint'
+            : '';
+        throw new FatalError(`${plan.tool}: cannot attach ${set.hooks}: ${failures[failures.length - 1]}${hint}`);
+      }
+    }
+  }
+  tracer.close();
+  throw new FatalError(`${plan.tool}: nothing to attach`);
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// tcpconnect as a function: argv in, rows out, exit code back. Everything
+// outside (stdout, stderr, the addon, signals) comes in through Io, so the
+// whole run can be tested with a fake native binding.
+
+import { HELP, PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
+import { decodeBatch } from './decode.js';
+import { FatalError, UsageError } from './errors.js';
+import { BANNER, RowFormatter, header } from './format.js';
+import type { NativeBinding } from './native.js';
+import { openAndAttach, type AttachPlan } from './session.js';
+
+export interface Io {
+  /** rows and the header: latin1 text, written as it comes */
+  out(text: string): void;
+  /** notices, warnings, errors: one line each */
+  err(line: string): void;
+  native(): NativeBinding;
+  geteuid(): number;
+  btfAvailable(): boolean;
+  /** resolves when the run should end: a signal, or the reader of stdout went away */
+  stopped(): Promise<void>;
+}
+
+/** Perf buffer pages per CPU (bcc: 8); more absorbs bursts of connects. */
+export const PERF_PAGES = 64;
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+export function rodata(opts: TcpconnectOptions, portBitmapBytes: number): Record<string, Buffer> {
+  const ports = Buffer.alloc(portBitmapBytes);
+  for (const p of opts.ports ?? []) ports[p >> 3] |= 1 << (p & 7);
+  return {
+    filter_pid: u32(opts.pid ?? 0),
+    filter_uid_on: Buffer.from([opts.uid === undefined ? 0 : 1]),
+    filter_uid: u32(opts.uid ?? 0),
+    filter_ports_on: Buffer.from([opts.ports ? 1 : 0]),
+    filter_ports: ports,
+    filter_family: Buffer.from([opts.family]),
+    defer_to_lport: Buffer.from([opts.lport ? 1 : 0]),
+  };
+}
+
+export function attachPlan(opts: TcpconnectOptions, native: NativeBinding): AttachPlan {
+  return {
+    tool: PROG,
+    object: 'tcpconnect',
+    rodata: rodata(opts, native.portBitmapBytes),
+    kprobe: {
+      programs: ['tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return'],
+      hooks: 'kprobes on tcp_v4_connect, tcp_v6_connect',
+    },
+    // -L on tracepoints: the local port is chosen after SYN_SENT; the SYN's
+    // net_dev_queue (in the connecting thread) completes the row.
+    tracepoint: opts.lport
+      ? { programs: ['tcpc_state', 'tcpc_dev_queue'], hooks: 'tracepoints sock:inet_sock_set_state, net:net_dev_queue' }
+      : { programs: ['tcpc_state'], hooks: 'tracepoint sock:inet_sock_set_state' },
+    method: opts.attach,
+  };
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  let opts: TcpconnectOptions;
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed.kind === 'help') {
+      io.out(HELP);
+      return 0;
+    }
+    opts = parsed.options;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(USAGE);
+    io.err(`${PROG}: error: ${err.message}`);
+    return err.exitCode;
+  }
+
+  try {
+    return await trace(opts, io);
+  } catch (err) {
+    if (!(err instanceof FatalError)) throw err;
+    io.err(err.message);
+    return err.exitCode;
+  }
+}
+
+async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
+  if (io.geteuid() !== 0) throw new FatalError(`${PROG}: must be run as root (try: sudo ${PROG})`);
+  if (!io.btfAvailable())
+    throw new FatalError(
+      `${PROG}: this kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF=y`,
+    );
+  const native = io.native();
+  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native));
+  try {
+    const rows = new RowFormatter(opts);
+    tracer.start('events', PERF_PAGES, (batch, lost) => {
+      if (lost) io.err(`Possibly lost ${lost} samples`);
+      if (!batch) return;
+      const { events, malformed } = decodeBatch(batch);
+      if (malformed) io.err(`${PROG}: skipped ${malformed} malformed records`);
+      if (events.length) io.out(events.map((ev) => `${rows.row(ev)}\n`).join(''));
+    });
+    io.err(notice);
+    io.out(`${BANNER}\n${header(opts)}\n`);
+    await io.stopped();
+  } finally {
+    tracer.close();
+  }
+  return 0;
+}
