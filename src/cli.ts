@@ -83,8 +83,12 @@ const argName = (flags: string) => flags.replace(/ <.*>$/, '').replace(', ', '/'
 function argparseMessage(err: CommanderError, argv: string[]): string {
   const m = err.message.replace(/^error: /, '');
   let g: RegExpMatchArray | null;
-  if ((g = m.match(/^option '(.+)' cannot be used with option '(.+)'$/)))
-    return `argument ${argName(g[1])}: not allowed with argument ${argName(g[2])}`;
+  if ((g = m.match(/^option '(.+)' cannot be used with option '(.+)'$/))) {
+    // argparse names the one given last first.
+    const seenAt = (flags: string) => Math.max(...argName(flags).split('/').map((f) => argv.lastIndexOf(f)));
+    const [first, last] = [g[1], g[2]].sort((a, b) => seenAt(a) - seenAt(b));
+    return `argument ${argName(last)}: not allowed with argument ${argName(first)}`;
+  }
   if ((g = m.match(/^option '(.+)' argument missing$/))) return `argument ${argName(g[1])}: expected one argument`;
   if ((g = m.match(/^unknown option '(.+)'$/))) return `unrecognized arguments: ${g[1]}`;
   if (err.code === 'commander.excessArguments')

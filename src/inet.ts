@@ -38,12 +38,9 @@ export function formatIPv6(bytes: Uint8Array): string {
       continue;
     }
     if (i !== 0) out += ':';
-    // glibc: IPv4-compatible (::a.b.c.d, not ::1) and IPv4-mapped addresses.
-    if (
-      i === 6 &&
-      bestBase === 0 &&
-      (bestLen === 6 || (bestLen === 7 && words[7] !== 1) || (bestLen === 5 && words[5] === 0xffff))
-    ) {
+    // glibc: IPv4-compatible (::a.b.c.d, two non-zero words after six zero
+    // words) and IPv4-mapped (::ffff:a.b.c.d) addresses end dotted.
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
       out += formatIPv4(bytes.subarray(12, 16));
       return out;
     }

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The kprobe path where this kernel allows: its programs must load and pass
+// the verifier everywhere, and attach wherever the kernel has kprobes.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+import { expect, it } from 'vitest';
+
+import { loadNative } from '../../src/native.js';
+import { attachPlan } from '../../src/tcpconnect.js';
+import { CLI, describeE2E, loadedPrograms } from './harness.js';
+
+const kernelHasKprobes =
+  existsSync('/sys/bus/event_source/devices/kprobe') || existsSync('/sys/kernel/tracing/kprobe_events');
+
+const options = { timestamp: false, family: 0, lport: true, printUid: false, attach: 'kprobe' } as const;
+
+describeE2E('kprobe path', () => {
+  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6 alike)', () => {
+    const native = loadNative();
+    for (const extra of [{}, { pid: 1, uid: 0, ports: [80, 443], family: 6 as const }]) {
+      const plan = attachPlan({ ...options, ...extra }, native);
+      const tracer = new native.Tracer(plan.object, { rodata: plan.rodata, programs: plan.kprobe.programs });
+      try {
+        const loaded = loadedPrograms();
+        for (const p of plan.kprobe.programs) expect(loaded).toContain(p);
+      } finally {
+        tracer.close();
+      }
+    }
+    expect(loadedPrograms().filter((n) => n.startsWith('tcpc_'))).toEqual([]);
+  });
+
+  it(`--attach kprobe ${kernelHasKprobes ? 'traces with kprobes' : 'exits 1 with one line'} on this kernel`, () => {
+    const r = spawnSync('timeout', ['-s', 'INT', '2', process.execPath, CLI, '--attach', 'kprobe'], {
+      encoding: 'utf8',
+    });
+    if (kernelHasKprobes) {
+      expect(r.status).toBe(0);
+      expect(r.stderr).toBe('tcpconnect: tracing with kprobes on tcp_v4_connect, tcp_v6_connect\n');
+    } else {
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(
+        /^tcpconnect: cannot attach kprobes on tcp_v4_connect, tcp_v6_connect: .*try --attach tracepoint\n$/,
+      );
+    }
+    expect(loadedPrograms().filter((n) => n.startsWith('tcpc_'))).toEqual([]);
+  });
+});

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// A network namespace the test creates and removes: loopback up and a veth
+// pair, tcpc0 holding 198.18.0.1/24. 198.18.0.2 is a silent host: a static
+// neighbour entry sends its frames to a MAC nobody has, so the SYN is
+// transmitted on tcpc0, dropped by the peer end, and connect() waits.
+// Nothing leaves the namespace. Anything outside 198.18.0.0/24 has no route
+// (connect fails with ENETUNREACH before any packet).
+import { execFileSync } from 'node:child_process';
+
+export const SILENT_HOST = '198.18.0.2';
+export const UNROUTED_HOST = '203.0.113.1';
+
+export function createNetns(): { name: string; remove: () => void } {
+  const name = `tcpc-test-${process.pid}`;
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+  ip('netns', 'add', name);
+  const inNs = (...args: string[]) => ip('-n', name, ...args);
+  try {
+    inNs('link', 'set', 'lo', 'up');
+    inNs('link', 'add', 'tcpc0', 'type', 'veth', 'peer', 'name', 'tcpc1');
+    inNs('addr', 'add', '198.18.0.1/24', 'dev', 'tcpc0');
+    inNs('link', 'set', 'tcpc0', 'up');
+    inNs('link', 'set', 'tcpc1', 'up');
+    inNs('neigh', 'replace', SILENT_HOST, 'lladdr', '02:00:00:00:00:02', 'dev', 'tcpc0', 'nud', 'permanent');
+  } catch (err) {
+    ip('netns', 'delete', name);
+    throw err;
+  }
+  return { name, remove: () => ip('netns', 'delete', name) };
+}

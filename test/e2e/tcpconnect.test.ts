@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The real CLI, the real kernel, real connections on loopback and in a
+// network namespace made here. Rows are asserted as exact text.
+import { spawn } from 'node:child_process';
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  NOBODY,
+  OUR_PROGRAMS,
+  ToolRun,
+  armedConnector,
+  bccRow,
+  closedPort,
+  connectFrom,
+  describeE2E,
+  listeners,
+  loadedPrograms,
+  stopAll,
+  CLI,
+} from './harness.js';
+import { SILENT_HOST, UNROUTED_HOST, createNetns } from './netns.js';
+
+// ATTACH=kprobe or tracepoint forces a method (the VM stage runs both);
+// by default the tool chooses, as a user's would.
+const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
+const attach = METHOD ? ['--attach', METHOD] : [];
+
+describeE2E('tcpconnect end to end', () => {
+  let ports: Awaited<ReturnType<typeof listeners>>;
+  beforeAll(async () => {
+    ports = await listeners();
+  });
+  afterAll(() => ports?.close());
+  afterEach(stopAll);
+
+  it('prints bcc rows for IPv4, IPv6, v4-mapped and refused connects', async () => {
+    const tool = await ToolRun.start(attach);
+    expect(tool.stdout).toBe(
+      'Tracing connect ... Hit Ctrl-C to end\nPID     COMM         IP SADDR            DADDR            DPORT \n',
+    );
+    const refusedPort = await closedPort();
+    const v4 = await connectFrom('tcpc-v4', '127.0.0.1', ports.v4);
+    const v6 = await connectFrom('tcpc-v6', '::1', ports.v6);
+    const mapped = await connectFrom('tcpc-mapped', '::ffff:127.0.0.1', ports.v4);
+    const refused = await connectFrom('tcpc-refused', '127.0.0.1', refusedPort);
+    expect([v4.error, v6.error, mapped.error, refused.error]).toEqual([null, null, null, 'ECONNREFUSED']);
+
+    const want = [
+      bccRow(v4.pid, 'tcpc-v4', 4, '127.0.0.1', '127.0.0.1', ports.v4),
+      bccRow(v6.pid, 'tcpc-v6', 6, '::1', '::1', ports.v6),
+      bccRow(mapped.pid, 'tcpc-mapped', 4, '127.0.0.1', '127.0.0.1', ports.v4),
+      bccRow(refused.pid, 'tcpc-refused', 4, '127.0.0.1', '127.0.0.1', refusedPort),
+    ];
+    await tool.waitUntil(() => want.every((w) => tool.rows().includes(w)));
+    const done = await tool.stop('SIGINT');
+    expect(done.code).toBe(0);
+    // Exactly one row per connect from our children (the mapped one once, as IP 4).
+    const ours = tool.rows().filter((r) => /tcpc-/.test(r));
+    expect(ours).toEqual(want);
+    expect(done.stderr).toMatch(/^tcpconnect: tracing with (kprobes|tracepoint)/);
+  });
+
+  it('with -t -U -L prints TIME(s), UID and the real local port', async () => {
+    const tool = await ToolRun.start(['-t', '-U', '-L', ...attach]);
+    expect(tool.stdout.split('\n')[1]).toBe(
+      'TIME(s)  UID   PID     COMM         IP SADDR            LPORT  DADDR            DPORT ',
+    );
+    const a = await connectFrom('tcpc-tul', '127.0.0.1', ports.v4, { uid: NOBODY });
+    const b = await connectFrom('tcpc-tul6', '::1', ports.v6);
+    expect(a.localPort).toBeGreaterThan(0);
+    const rowA = await tool.waitForRow((r) => r.includes(` ${a.pid} `));
+    const rowB = await tool.waitForRow((r) => r.includes(` ${b.pid} `));
+    await tool.stop();
+    const tail = (pid: number, comm: string, ip: number, addr: string, lport: number, dport: number) =>
+      `${String(pid).padEnd(7)} ${comm.padEnd(12)} ${ip}  ${addr.padEnd(16)} ${String(lport).padEnd(6)} ${addr.padEnd(16)} ${String(dport).padEnd(6)} `;
+    expect(rowA).toMatch(/^\d+\.\d{3} +/);
+    expect(rowA.slice(9)).toBe(`${String(NOBODY).padEnd(6)}${tail(a.pid, 'tcpc-tul', 4, '127.0.0.1', a.localPort!, ports.v4)}`);
+    expect(rowB.slice(9)).toBe(`0     ${tail(b.pid, 'tcpc-tul6', 6, '::1', b.localPort!, ports.v6)}`);
+    const first = tool.rows()[0];
+    expect(first.startsWith('0.000    ')).toBe(true);
+  });
+
+  it('with -p traces that PID only', async () => {
+    const wanted = await armedConnector('tcpc-pid-yes', '127.0.0.1', ports.v4);
+    const other = await armedConnector('tcpc-pid-no', '127.0.0.1', ports.v4);
+    const tool = await ToolRun.start(['-p', String(wanted.pid), ...attach]);
+    await other.fire();
+    await wanted.fire();
+    await tool.waitForRow((r) => r.includes('tcpc-pid-yes'));
+    await new Promise((r) => setTimeout(r, 200));
+    await tool.stop();
+    expect(tool.rows()).toEqual([bccRow(wanted.pid, 'tcpc-pid-yes', 4, '127.0.0.1', '127.0.0.1', ports.v4)]);
+  });
+
+  it('with -P traces those destination ports only', async () => {
+    const extra = await listeners();
+    const tool = await ToolRun.start(['-P', `${ports.v4},${extra.v6}`, ...attach]);
+    const a = await connectFrom('tcpc-port-a', '127.0.0.1', ports.v4);
+    await connectFrom('tcpc-port-b', '127.0.0.1', extra.v4);
+    await connectFrom('tcpc-port-c', '::1', ports.v6);
+    const d = await connectFrom('tcpc-port-d', '::1', extra.v6);
+    await tool.waitForRow((r) => r.includes('tcpc-port-d'));
+    await tool.stop();
+    extra.close();
+    expect(tool.rows().filter((r) => r.includes('tcpc-port'))).toEqual([
+      bccRow(a.pid, 'tcpc-port-a', 4, '127.0.0.1', '127.0.0.1', ports.v4),
+      bccRow(d.pid, 'tcpc-port-d', 6, '::1', '::1', extra.v6),
+    ]);
+  });
+
+  it('with -4 shows IPv4 and v4-mapped connects, not IPv6', async () => {
+    const tool = await ToolRun.start(['-4', ...attach]);
+    const v6 = await connectFrom('tcpc-f4-v6', '::1', ports.v6);
+    const mapped = await connectFrom('tcpc-f4-map', '::ffff:127.0.0.1', ports.v4);
+    const v4 = await connectFrom('tcpc-f4-v4', '127.0.0.1', ports.v4);
+    await tool.waitForRow((r) => r.includes('tcpc-f4-v4'));
+    await tool.stop();
+    expect(v6.error).toBeNull();
+    expect(tool.rows().filter((r) => r.includes('tcpc-f4'))).toEqual([
+      bccRow(mapped.pid, 'tcpc-f4-map', 4, '127.0.0.1', '127.0.0.1', ports.v4),
+      bccRow(v4.pid, 'tcpc-f4-v4', 4, '127.0.0.1', '127.0.0.1', ports.v4),
+    ]);
+  });
+
+  it('with -6 shows IPv6 connects only, not v4-mapped ones', async () => {
+    const tool = await ToolRun.start(['-6', ...attach]);
+    await connectFrom('tcpc-f6-map', '::ffff:127.0.0.1', ports.v4);
+    await connectFrom('tcpc-f6-v4', '127.0.0.1', ports.v4);
+    const v6 = await connectFrom('tcpc-f6-v6', '::1', ports.v6);
+    await tool.waitForRow((r) => r.includes('tcpc-f6-v6'));
+    await tool.stop();
+    expect(tool.rows().filter((r) => r.includes('tcpc-f6'))).toEqual([
+      bccRow(v6.pid, 'tcpc-f6-v6', 6, '::1', '::1', ports.v6),
+    ]);
+  });
+
+  it('with -u traces that UID only', async () => {
+    const tool = await ToolRun.start(['-u', String(NOBODY), '-U', ...attach]);
+    await connectFrom('tcpc-uid-root', '127.0.0.1', ports.v4);
+    const nobody = await connectFrom('tcpc-uid-nob', '127.0.0.1', ports.v4, { uid: NOBODY });
+    await tool.waitForRow((r) => r.includes('tcpc-uid-nob'));
+    await tool.stop();
+    expect(tool.rows().filter((r) => r.includes('tcpc-uid'))).toEqual([
+      `${String(NOBODY).padEnd(6)}${bccRow(nobody.pid, 'tcpc-uid-nob', 4, '127.0.0.1', '127.0.0.1', ports.v4)}`,
+    ]);
+  });
+
+  it('truncates COMM to 12 characters', async () => {
+    const tool = await ToolRun.start(attach);
+    const c = await connectFrom('tcpc-long-comm-name', '127.0.0.1', ports.v4);
+    const row = await tool.waitForRow((r) => r.startsWith(`${c.pid} `));
+    await tool.stop();
+    expect(row).toBe(bccRow(c.pid, 'tcpc-long-co', 4, '127.0.0.1', '127.0.0.1', ports.v4));
+  });
+
+  describe('in a network namespace made by the test', describeNetns);
+
+  it('ends quietly with exit 0 when the reader of a pipe goes away (| head -n 3)', async () => {
+    const before = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n)).length;
+    const pipeline = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" ${attach.join(' ')} | head -n 3`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    pipeline.stdout.on('data', (d) => (out += d));
+    pipeline.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((r) => pipeline.on('close', r));
+    // Keep connecting until head has its third line and the tool notices.
+    let code: number | null | undefined;
+    exited.then((c) => (code = c));
+    for (let i = 0; i < 50 && code === undefined; i++) {
+      await connectFrom('tcpc-head', '127.0.0.1', ports.v4);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await exited).toBe(0);
+    expect(out.split('\n').slice(0, 3)[2]).toMatch(/tcpc-head/);
+    expect(err).not.toMatch(/Error|at .*\.js/);
+    expect(loadedPrograms().filter((n) => OUR_PROGRAMS.test(n)).length).toBe(before);
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('exits 0 on %s and leaves nothing loaded', async (signal) => {
+    const tool = await ToolRun.start(['-L', ...attach]);
+    const during = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
+    expect(during.length).toBeGreaterThan(0);
+    const done = await tool.stop(signal);
+    expect(done.code).toBe(0);
+    expect(done.stderr).not.toMatch(/Error|at .*\.js/);
+    expect(loadedPrograms().filter((n) => OUR_PROGRAMS.test(n))).toEqual([]);
+  });
+
+  it('exits 1 with one line when not root, and loads nothing', async () => {
+    const child = spawn(process.execPath, [CLI], { uid: NOBODY, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(1);
+    expect(err).toBe('tcpconnect: must be run as root (try: sudo tcpconnect)\n');
+  });
+
+  it('exits 2 with usage on a bad value, before loading anything', async () => {
+    const child = spawn(process.execPath, [CLI, '-P', '70000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(2);
+    expect(err.split('\n').slice(-2)).toEqual([
+      "tcpconnect: error: argument -P/--port: invalid port '70000' (must be an integer from 0 to 65535)",
+      '',
+    ]);
+    expect(err).toMatch(/^usage: tcpconnect /);
+  });
+
+  function describeNetns() {
+    let ns: ReturnType<typeof createNetns>;
+    beforeAll(() => {
+      ns = createNetns();
+    });
+    afterAll(() => ns?.remove());
+
+    it('with -L prints the real local port while a blocking connect to a silent host still waits', async () => {
+      const tool = await ToolRun.start(['-L', ...attach]);
+      // bash's /dev/tcp is a blocking connect(); the SYN goes nowhere.
+      const bash = spawn('ip', ['netns', 'exec', ns.name, 'bash', '-c', `exec 3<>/dev/tcp/${SILENT_HOST}/80`], {
+        stdio: 'ignore',
+      });
+      try {
+        const row = await tool.waitForRow((r) => r.startsWith(`${bash.pid} `));
+        expect(bash.exitCode).toBeNull(); // still inside connect()
+        const m = row.match(/^(\d+) +bash +4  198\.18\.0\.1 +(\d+) +198\.18\.0\.2 +80     $/);
+        expect(m, row).not.toBeNull();
+        expect(Number(m![2])).toBeGreaterThan(0);
+      } finally {
+        bash.kill('SIGKILL');
+        await tool.stop();
+      }
+    });
+
+    it('does not show a connect that fails inside the call (no route)', async () => {
+      const tool = await ToolRun.start(['-L', ...attach]);
+      const failed = await connectFrom('tcpc-noroute', UNROUTED_HOST, 80, { netns: ns.name });
+      const ok = await connectFrom('tcpc-after', '127.0.0.1', ports.v4);
+      await tool.waitForRow((r) => r.startsWith(`${ok.pid} `));
+      await tool.stop();
+      expect(failed.error).toBe('ENETUNREACH');
+      expect(tool.rows().filter((r) => r.includes('tcpc-noroute'))).toEqual([]);
+    });
+  }
+});

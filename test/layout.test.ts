@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The decoder's offsets are written in TypeScript; the record is defined in
+// C (bpf/tcpconnect.h). The addon reports sizeof/offsetof from the C
+// definition, so the two cannot drift apart unnoticed.
+import { existsSync } from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import { EVENT_LAYOUT } from '../src/decode.js';
+import { ADDON_PATH, loadNative } from '../src/native.js';
+
+const built = existsSync(ADDON_PATH);
+if (!built && process.env.CI !== 'true') console.warn(`skipping layout test: ${ADDON_PATH} not built`);
+
+describe.skipIf(!built && process.env.CI !== 'true')('struct event layout', () => {
+  it('matches the C definition, field for field', () => {
+    const c = loadNative().layouts.tcpconnectEvent;
+    expect(c.size).toBe(EVENT_LAYOUT.size);
+    expect(c.offsets).toEqual(EVENT_LAYOUT.offsets);
+  });
+
+  it('has the port bitmap size of bpf/tcpconnect.h', () => {
+    expect(loadNative().portBitmapBytes).toBe(65536 / 8);
+  });
+});

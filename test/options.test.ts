@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+import { describe, expect, it } from 'vitest';
+
+import { parseArgs } from '../src/cli.js';
+import { UsageError } from '../src/errors.js';
+import { parseAttach, parsePid, parsePorts, parseUid } from '../src/options.js';
+
+describe('parsePid', () => {
+  it.each([
+    ['1', 1],
+    ['181', 181],
+    ['2147483647', 2147483647],
+  ])('accepts %s', (v, n) => expect(parsePid(v)).toBe(n));
+
+  it.each(['abc', '0', '-1', '1.5', '', ' 1', '0x10', '2147483648', '1e3'])('refuses %j', (v) => {
+    expect(() => parsePid(v)).toThrow(UsageError);
+    expect(() => parsePid(v)).toThrow(`argument -p/--pid: invalid PID '${v}'`);
+  });
+});
+
+describe('parseUid', () => {
+  it('accepts 0 (root is a user to filter on)', () => expect(parseUid('0')).toBe(0));
+  it('accepts 4294967294', () => expect(parseUid('4294967294')).toBe(4294967294));
+  it.each(['x', '-1', '4294967295', ''])('refuses %j', (v) => {
+    expect(() => parseUid(v)).toThrow(`argument -u/--uid: invalid UID '${v}'`);
+  });
+});
+
+describe('parsePorts', () => {
+  it.each([
+    ['80', [80]],
+    ['80,81', [80, 81]],
+    ['0', [0]],
+    ['65535,1,80', [65535, 1, 80]],
+  ])('when -P %s then %j', (v, ports) => expect(parsePorts(v)).toEqual(ports));
+
+  it.each([
+    ['70000', "invalid port '70000'"],
+    ['80,,81', "empty port in list '80,,81'"],
+    ['80,', "empty port in list '80,'"],
+    ['http', "invalid port 'http'"],
+    ['-1', "invalid port '-1'"],
+    ['', 'empty port list'],
+  ])('when -P %j then it refuses: %s', (v, msg) => {
+    expect(() => parsePorts(v)).toThrow(`argument -P/--port: ${msg}`);
+  });
+});
+
+describe('parseAttach', () => {
+  it.each(['auto', 'kprobe', 'tracepoint'])('accepts %s', (m) => expect(parseAttach(m)).toBe(m));
+  it('refuses others', () => expect(() => parseAttach('fentry')).toThrow("invalid choice: 'fentry'"));
+});
+
+describe('parseArgs', () => {
+  it('defaults to every connect, both families, auto attach', () => {
+    expect(parseArgs([])).toEqual({
+      kind: 'run',
+      options: {
+        timestamp: false,
+        pid: undefined,
+        ports: undefined,
+        family: 0,
+        lport: false,
+        printUid: false,
+        uid: undefined,
+        attach: 'auto',
+      },
+    });
+  });
+
+  it('reads every flag of bcc, short and long', () => {
+    const short = parseArgs(['-t', '-p', '181', '-P', '80,81', '-6', '-L', '-U', '-u', '1000']);
+    const long = parseArgs([
+      '--timestamp', '--pid', '181', '--port', '80,81', '--ipv6', '--lport', '--print-uid', '--uid', '1000',
+    ]);
+    const want = {
+      kind: 'run',
+      options: { timestamp: true, pid: 181, ports: [80, 81], family: 6, lport: true, printUid: true, uid: 1000, attach: 'auto' },
+    };
+    expect(short).toEqual(want);
+    expect(long).toEqual(want);
+  });
+
+  it('takes -4 and --attach tracepoint', () => {
+    const p = parseArgs(['-4', '--attach', 'tracepoint']);
+    expect(p.kind === 'run' && [p.options.family, p.options.attach]).toEqual([4, 'tracepoint']);
+  });
+
+  it('returns bcc help for -h', () => {
+    const p = parseArgs(['-h']);
+    expect(p.kind).toBe('help');
+    if (p.kind !== 'help') return;
+    expect(p.text).toContain('usage: tcpconnect [-h] [-t] [-p PID] [-P PORT] [-4 | -6] [-L] [-U] [-u UID]\n');
+    expect(p.text).toContain('  -P PORT, --port PORT  comma-separated list of destination ports to trace.\n');
+    expect(p.text).toContain('  -u UID, --uid UID     trace this UID only\n');
+    expect(p.text).toContain('examples:\n    ./tcpconnect           # trace all TCP connect()s\n');
+  });
+
+  it.each([
+    [['-4', '-6'], 'argument -6/--ipv6: not allowed with argument -4/--ipv4'],
+    [['--ipv6', '-4'], 'argument -4/--ipv4: not allowed with argument -6/--ipv6'],
+    [['--foo'], 'unrecognized arguments: --foo'],
+    [['-p'], 'argument -p/--pid: expected one argument'],
+    [['-c'], 'unrecognized arguments: -c'],
+    [['-d'], 'unrecognized arguments: -d'],
+    [['x'], 'unrecognized arguments: x'],
+  ])('refuses %j: %s', (argv, msg) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(msg);
+  });
+});

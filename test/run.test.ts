@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The whole CLI through run(), with a fake native binding: exit codes,
+// messages, the attach-method policy, and rows from a batch.
+import { describe, expect, it } from 'vitest';
+
+import { EVENT_LAYOUT } from '../src/decode.js';
+import type { NativeBinding, NativeTracer, TracerSpec } from '../src/native.js';
+import { run, type Io } from '../src/tcpconnect.js';
+
+interface FakeKernel {
+  kprobes: boolean; // can kprobes attach?
+  loadErrno?: number; // make load fail
+  opened: Array<{ object: string; spec: TracerSpec }>;
+  attached: string[][];
+  closed: number;
+  emit?: (batch: Buffer | null, lost: number) => void;
+}
+
+function fakeNative(kernel: FakeKernel): NativeBinding {
+  class Tracer implements NativeTracer {
+    constructor(object: string, spec: TracerSpec) {
+      if (kernel.loadErrno) throw Object.assign(new Error('failed to load BPF object tcpconnect: x'), { op: 'load', errno: kernel.loadErrno, log: 'libbpf: some detail\n' });
+      kernel.opened.push({ object, spec });
+    }
+    attach(programs: string[]) {
+      if (!kernel.kprobes && programs.some((p) => p.startsWith('tcpc_v')))
+        throw Object.assign(new Error(`failed to attach ${programs[0]}: No such file or directory`), { op: 'attach', errno: 2 });
+      kernel.attached.push(programs);
+    }
+    start(_map: string, _pages: number, cb: (batch: Buffer | null, lost: number) => void) {
+      kernel.emit = cb;
+    }
+    close() {
+      kernel.closed++;
+    }
+  }
+  return { Tracer, layouts: { tcpconnectEvent: EVENT_LAYOUT }, portBitmapBytes: 8192 } as unknown as NativeBinding;
+}
+
+function harness(over: Partial<FakeKernel> = {}, env: { euid?: number; btf?: boolean } = {}) {
+  const kernel: FakeKernel = { kprobes: false, opened: [], attached: [], closed: 0, ...over };
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    out: (t) => out.push(t),
+    err: (l) => err.push(l),
+    native: () => fakeNative(kernel),
+    geteuid: () => env.euid ?? 0,
+    btfAvailable: () => env.btf ?? true,
+    stopped: () => stopped,
+  };
+  return { kernel, io, out, err, stop };
+}
+
+function record(fields: { pid: number; ts: bigint; task: string; dport: number; ip?: number }): Buffer {
+  const o = EVENT_LAYOUT.offsets;
+  const rec = Buffer.alloc(EVENT_LAYOUT.size + 4); // + the perf sample's padding
+  rec.writeBigUInt64LE(fields.ts, o.ts_ns);
+  rec.set([127, 0, 0, 1], o.saddr);
+  rec.set([127, 0, 0, 1], o.daddr);
+  rec.writeUInt32LE(fields.pid, o.pid);
+  rec.writeUInt16LE(fields.dport, o.dport);
+  rec[o.ip] = fields.ip ?? 4;
+  rec.write(fields.task, o.task, 'latin1');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(rec.length);
+  return Buffer.concat([len, rec]);
+}
+
+describe('run', () => {
+  it('prints help on stdout and exits 0', async () => {
+    const h = harness();
+    expect(await run(['-h'], h.io)).toBe(0);
+    expect(h.out.join('')).toMatch(/^usage: tcpconnect /);
+    expect(h.kernel.opened).toHaveLength(0);
+  });
+
+  it.each([['-p', 'abc'], ['-P', '70000'], ['-P', '80,,81'], ['-u', 'x'], ['-4', '-6'], ['--nope']])(
+    'when %j then usage and one error line on stderr, exit 2, nothing loaded',
+    async (...argv) => {
+      const h = harness();
+      expect(await run(argv, h.io)).toBe(2);
+      expect(h.err).toHaveLength(2);
+      expect(h.err[0]).toMatch(/^usage: tcpconnect /);
+      expect(h.err[1]).toMatch(/^tcpconnect: error: /);
+      expect(h.out).toEqual([]);
+      expect(h.kernel.opened).toHaveLength(0);
+    },
+  );
+
+  it('when not root then exit 1 with a hint', async () => {
+    const h = harness({}, { euid: 1000 });
+    expect(await run([], h.io)).toBe(1);
+    expect(h.err).toEqual(['tcpconnect: must be run as root (try: sudo tcpconnect)']);
+  });
+
+  it('when the kernel has no BTF then exit 1 saying so', async () => {
+    const h = harness({}, { btf: false });
+    expect(await run([], h.io)).toBe(1);
+    expect(h.err[0]).toMatch(/no BTF .*CONFIG_DEBUG_INFO_BTF=y/);
+  });
+
+  it('when loading is refused then exit 1 with one line', async () => {
+    const h = harness({ loadErrno: 1 });
+    expect(await run(['--attach', 'tracepoint'], h.io)).toBe(1);
+    expect(h.err).toHaveLength(1);
+    expect(h.err[0]).toMatch(/^tcpconnect: permission denied loading BPF programs/);
+  });
+
+  it('when kprobes cannot attach then it falls back to tracepoints and says so once', async () => {
+    const h = harness({ kprobes: false });
+    const done = run([], h.io);
+    await Promise.resolve();
+    expect(h.kernel.opened[0].spec.programs).toEqual([
+      'tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return', 'tcpc_state',
+    ]);
+    expect(h.kernel.attached).toEqual([['tcpc_state']]);
+    expect(h.err).toEqual([
+      'tcpconnect: tracing with tracepoint sock:inet_sock_set_state (kprobes unavailable: No such file or directory)',
+    ]);
+    h.stop();
+    expect(await done).toBe(0);
+    expect(h.kernel.closed).toBe(1);
+  });
+
+  it('when kprobes attach then it uses them', async () => {
+    const h = harness({ kprobes: true });
+    const done = run(['-L'], h.io);
+    await Promise.resolve();
+    expect(h.kernel.attached).toEqual([['tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return']]);
+    expect(h.err).toEqual(['tcpconnect: tracing with kprobes on tcp_v4_connect, tcp_v6_connect']);
+    h.stop();
+    expect(await done).toBe(0);
+  });
+
+  it('when --attach kprobe and kprobes cannot attach then exit 1, closed', async () => {
+    const h = harness({ kprobes: false });
+    expect(await run(['--attach', 'kprobe'], h.io)).toBe(1);
+    expect(h.err).toEqual([
+      'tcpconnect: cannot attach kprobes on tcp_v4_connect, tcp_v6_connect: No such file or directory; this kernel may lack kprobes (CONFIG_KPROBES): try --attach tracepoint',
+    ]);
+    expect(h.kernel.opened[0].spec.programs).toEqual(['tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return']);
+    expect(h.kernel.closed).toBe(1);
+  });
+
+  it('with -L on tracepoints also hooks net_dev_queue, and sets defer_to_lport', async () => {
+    const h = harness();
+    const done = run(['-L', '--attach', 'tracepoint'], h.io);
+    await Promise.resolve();
+    expect(h.kernel.attached).toEqual([['tcpc_state', 'tcpc_dev_queue']]);
+    expect(h.kernel.opened[0].spec.rodata.defer_to_lport).toEqual(Buffer.from([1]));
+    h.stop();
+    await done;
+  });
+
+  it('puts filters into rodata: pid, uid, family, a bit per port', async () => {
+    const h = harness();
+    const done = run(['-p', '181', '-u', '0', '-6', '-P', '80,443'], h.io);
+    await Promise.resolve();
+    const r = h.kernel.opened[0].spec.rodata;
+    expect(r.filter_pid.readUInt32LE()).toBe(181);
+    expect([r.filter_uid_on[0], r.filter_uid.readUInt32LE()]).toEqual([1, 0]);
+    expect(r.filter_family[0]).toBe(6);
+    expect(r.filter_ports_on[0]).toBe(1);
+    const set = [...r.filter_ports].flatMap((byte, i) => [...Array(8).keys()].filter((b) => byte & (1 << b)).map((b) => i * 8 + b));
+    expect(set).toEqual([80, 443]);
+    h.stop();
+    await done;
+  });
+
+  it('without filters leaves them off', async () => {
+    const h = harness();
+    const done = run([], h.io);
+    await Promise.resolve();
+    const r = h.kernel.opened[0].spec.rodata;
+    expect([r.filter_pid.readUInt32LE(), r.filter_uid_on[0], r.filter_ports_on[0], r.filter_family[0]]).toEqual([0, 0, 0, 0]);
+    h.stop();
+    await done;
+  });
+
+  it('prints banner, header, then rows of a batch in time order; lost samples go to stderr', async () => {
+    const h = harness();
+    const done = run([], h.io);
+    await Promise.resolve();
+    expect(h.out.join('')).toBe(
+      'Tracing connect ... Hit Ctrl-C to end\nPID     COMM         IP SADDR            DADDR            DPORT \n',
+    );
+    h.kernel.emit!(
+      Buffer.concat([
+        record({ pid: 20, ts: 2000n, task: 'second', dport: 81 }),
+        record({ pid: 10, ts: 1000n, task: 'first', dport: 80 }),
+      ]),
+      3,
+    );
+    expect(h.out.slice(1)).toEqual([
+      '10      first        4  127.0.0.1        127.0.0.1        80     \n' +
+        '20      second       4  127.0.0.1        127.0.0.1        81     \n',
+    ]);
+    expect(h.err).toContain('Possibly lost 3 samples');
+    h.stop();
+    expect(await done).toBe(0);
+  });
+});
