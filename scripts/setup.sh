@@ -1,0 +1,41 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# Installs what tcpconnect needs on Debian 12 / Ubuntu, as root, then builds
+# it and puts `tcpconnect` on PATH (and its man page on MANPATH):
+#   - Debian packages: clang and llvm (compile bpf/), libbpf-dev, libelf-dev
+#     and zlib1g-dev (the addon links libbpf), pkg-config, make and g++
+#     (node-gyp), bpftool and iproute2 (the tests), groff-base (man pages);
+#   - the npm dependencies (npm ci), whose install step builds everything;
+#   - a global link to this checkout (npm install -g .).
+# Safe to run again; it installs only what is missing.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+	echo "setup: run as root (sudo $0)" >&2
+	exit 1
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "setup: Node.js 20 or later with npm is required" >&2
+	exit 1
+fi
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || {
+	echo "setup: Node.js 20 or later is required (found $(node --version))" >&2
+	exit 1
+}
+
+packages="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 bpftool iproute2 groff-base"
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "setup: installing$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+npm install -g --no-audit --no-fund . >/dev/null
+echo "setup: done; run: tcpconnect (or: man tcpconnect)"
