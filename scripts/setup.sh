@@ -6,7 +6,7 @@
 #   - Debian packages: clang and llvm (compile bpf/), libbpf-dev, libelf-dev
 #     and zlib1g-dev (the addon links libbpf), pkg-config, make and g++
 #     (node-gyp), bpftool and iproute2 (the tests), groff-base (man pages);
-#   - the npm dependencies (npm ci), whose install step builds everything;
+#   - the npm dependencies (npm install), whose install step builds everything;
 #   - a global link to this checkout (npm install -g .).
 # Safe to run again; it installs only what is missing.
 set -eu
@@ -36,6 +36,9 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-npm ci --no-audit --no-fund
+# npm install, not npm ci: the registry reachable here lists only some of
+# rollup's per-platform optional packages, and npm ci refuses a lock file
+# without the others. With the lock file present, npm install follows it.
+npm install --no-audit --no-fund
 npm install -g --no-audit --no-fund . >/dev/null
 echo "setup: done; run: tcpconnect (or: man tcpconnect)"
