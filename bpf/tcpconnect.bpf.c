@@ -30,6 +30,7 @@ const volatile bool filter_ports_on = false;
 const volatile __u8 filter_ports[PORT_BITMAP_BYTES] = {};	/* bit per dport */
 const volatile __u8 filter_family = 0;		/* 4 or 6; 0: both */
 const volatile bool defer_to_lport = false;	/* tracepoints with -L */
+const volatile bool do_count = false;		/* -c: count, send no events */
 
 /* kprobe path: the sock a thread is connecting, from entry to return. */
 struct {
@@ -47,6 +48,29 @@ struct {
 	__type(key, struct sock *);
 	__type(value, struct event);
 } pending SEC(".maps");
+
+/* -c: connects per flow, IPv4 and IPv6 apart, as bcc's ipv4_count/ipv6_count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, COUNT_MAP_ENTRIES);
+	__type(key, struct ipv4_flow_key);
+	__type(value, __u64);
+} ipv4_count SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, COUNT_MAP_ENTRIES);
+	__type(key, struct ipv6_flow_key);
+	__type(value, __u64);
+} ipv6_count SEC(".maps");
+
+/* -c: connects that found their count map full, so that none is lost silently. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} count_overflow SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
@@ -98,9 +122,56 @@ static __always_inline void read_task(struct event *ev)
 	bpf_get_current_comm(ev->task, sizeof(ev->task));
 }
 
+static __always_inline void increment(void *map, const void *key)
+{
+	static const __u64 one = 1;
+	__u32 zero = 0;
+	__u64 *n;
+
+	n = bpf_map_lookup_elem(map, key);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	if (!bpf_map_update_elem(map, key, &one, BPF_NOEXIST))
+		return;
+	/* Another CPU added the key first, or the map is full. */
+	n = bpf_map_lookup_elem(map, key);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	n = bpf_map_lookup_elem(&count_overflow, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline void count(const struct event *ev)
+{
+	if (ev->ip == 4) {
+		struct ipv4_flow_key key = {};
+
+		__builtin_memcpy(key.saddr, ev->saddr, sizeof(key.saddr));
+		__builtin_memcpy(key.daddr, ev->daddr, sizeof(key.daddr));
+		key.dport = ev->dport;
+		increment(&ipv4_count, &key);
+	} else {
+		struct ipv6_flow_key key = {};
+
+		__builtin_memcpy(key.saddr, ev->saddr, sizeof(key.saddr));
+		__builtin_memcpy(key.daddr, ev->daddr, sizeof(key.daddr));
+		key.dport = ev->dport;
+		increment(&ipv6_count, &key);
+	}
+}
+
+/* The one place a connect leaves the kernel: as a row, or as a count. */
 static __always_inline void output(void *ctx, struct event *ev)
 {
-	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, ev, sizeof(*ev));
+	if (do_count)
+		count(ev);
+	else
+		bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, ev, sizeof(*ev));
 }
 
 /* ---- kprobe path ------------------------------------------------------- */

@@ -29,11 +29,30 @@ struct event {
 	char task[TASK_COMM_LEN];
 };
 
+/* -c: connects counted in the kernel, per source, destination and port. */
+#define COUNT_MAP_ENTRIES 65536
+
+struct ipv4_flow_key {
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u16 dport;			/* host order */
+	__u8 __pad[2];
+};
+
+struct ipv6_flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 dport;			/* host order */
+	__u8 __pad[6];
+};
+
 #ifdef __cplusplus
 #define TCPCONNECT_STATIC_ASSERT static_assert
 #else
 #define TCPCONNECT_STATIC_ASSERT _Static_assert
 #endif
 TCPCONNECT_STATIC_ASSERT(sizeof(struct event) == 72, "struct event layout changed: update src/decode.ts");
+TCPCONNECT_STATIC_ASSERT(sizeof(struct ipv4_flow_key) == 12, "ipv4_flow_key layout changed: update src/count.ts");
+TCPCONNECT_STATIC_ASSERT(sizeof(struct ipv6_flow_key) == 40, "ipv6_flow_key layout changed: update src/count.ts");
 
 #endif /* TCPCONNECT_H */

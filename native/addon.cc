@@ -32,11 +32,27 @@ Napi::Object EventLayout(Napi::Env env) {
   return layout;
 }
 
+Napi::Object FlowKeyLayout(Napi::Env env, size_t size, size_t saddr, size_t daddr, size_t dport) {
+  Napi::Object offsets = Napi::Object::New(env);
+  offsets.Set("saddr", Napi::Number::New(env, saddr));
+  offsets.Set("daddr", Napi::Number::New(env, daddr));
+  offsets.Set("dport", Napi::Number::New(env, dport));
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("size", Napi::Number::New(env, size));
+  layout.Set("offsets", offsets);
+  return layout;
+}
+
+#define FLOW_KEY(env, type) \
+  FlowKeyLayout(env, sizeof(type), offsetof(type, saddr), offsetof(type, daddr), offsetof(type, dport))
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CaptureLibbpfLog();
   exports.Set("Tracer", Tracer::Define(env));
   Napi::Object layouts = Napi::Object::New(env);
   layouts.Set("tcpconnectEvent", EventLayout(env));
+  layouts.Set("ipv4FlowKey", FLOW_KEY(env, struct ipv4_flow_key));
+  layouts.Set("ipv6FlowKey", FLOW_KEY(env, struct ipv6_flow_key));
   exports.Set("layouts", layouts);
   exports.Set("portBitmapBytes", Napi::Number::New(env, PORT_BITMAP_BYTES));
   return exports;

@@ -31,6 +31,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod("attach", &Tracer::Attach),
                          InstanceMethod("start", &Tracer::Start),
                          InstanceMethod("close", &Tracer::Close),
+                         InstanceMethod("readMap", &Tracer::ReadMap),
                      });
 }
 
@@ -241,6 +242,33 @@ void Tracer::Deliver() {
   } catch (const Napi::Error& e) {
     napi_fatal_exception(env_, e.Value());
   }
+}
+
+// readMap(name) -> [[key: Buffer, value: Buffer], ...]: every entry of a
+// hash or array map, in the kernel's iteration order.
+Napi::Value Tracer::ReadMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!obj_) throw Napi::Error::New(env, "tracer is closed");
+  std::string name = info[0].As<Napi::String>();
+  bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (!map) throw Napi::Error::New(env, "no BPF map named " + name);
+  int fd = bpf_map__fd(map);
+  size_t key_size = bpf_map__key_size(map), value_size = bpf_map__value_size(map);
+  std::vector<uint8_t> key(key_size), next(key_size), value(value_size);
+  Napi::Array entries = Napi::Array::New(env);
+  uint32_t n = 0;
+  const void* prev = nullptr;  // NULL asks for the first key
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    key.swap(next);
+    prev = key.data();
+    if (bpf_map_lookup_elem(fd, key.data(), value.data()) != 0) continue;  // deleted meanwhile
+    Napi::Array entry = Napi::Array::New(env, 2);
+    entry.Set(0u, Napi::Buffer<uint8_t>::Copy(env, key.data(), key_size));
+    entry.Set(1u, Napi::Buffer<uint8_t>::Copy(env, value.data(), value_size));
+    entries.Set(n++, entry);
+  }
+  if (errno != ENOENT) ThrowBpfError(env, "read_map", errno, "read map " + name);
+  return entries;
 }
 
 Napi::Value Tracer::Close(const Napi::CallbackInfo& info) {

@@ -32,6 +32,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value ReadMap(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const std::string& name, Napi::Object spec);
   void SetRodata(Napi::Env env, Napi::Object values);

@@ -23,6 +23,7 @@ const EPILOG = `examples:
     ./tcpconnect -6        # only trace IPv6 family
     ./tcpconnect -U        # include UID
     ./tcpconnect -u 1000   # only trace UID 1000
+    ./tcpconnect -c        # count connects per src ip and dest ip/port
     ./tcpconnect -L        # include LPORT while printing outputs`;
 
 export const OPTIONS: OptionDoc[] = [
@@ -34,6 +35,7 @@ export const OPTIONS: OptionDoc[] = [
   { short: '-L', long: '--lport', help: 'include LPORT on output' },
   { short: '-U', long: '--print-uid', help: 'include UID on output' },
   { short: '-u', long: '--uid', metavar: 'UID', help: 'trace this UID only' },
+  { short: '-c', long: '--count', help: 'count connects per src ip and dest ip/port' },
   {
     long: '--attach',
     metavar: 'METHOD',
@@ -49,6 +51,7 @@ export interface TcpconnectOptions {
   lport: boolean;
   printUid: boolean;
   uid?: number;
+  count: boolean;
   attach: AttachMethod;
 }
 
@@ -117,6 +120,7 @@ export function parseArgs(argv: string[]): Parsed {
       lport: Boolean(o.lport),
       printUid: Boolean(o.printUid),
       uid: o.uid === undefined ? undefined : parseUid(o.uid),
+      count: Boolean(o.count),
       attach: o.attach === undefined ? 'auto' : parseAttach(o.attach),
     },
   };

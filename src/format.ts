@@ -4,6 +4,7 @@
 // mode for mode, trailing spaces included. Nothing else prints rows.
 
 import { sprintf } from './printf.js';
+import type { FlowCount } from './count.js';
 import type { ConnectEvent } from './decode.js';
 
 export const BANNER = 'Tracing connect ... Hit Ctrl-C to end';
@@ -18,6 +19,13 @@ const FORMATS = {
   lport: {
     header: '%-7s %-12s %-2s %-16s %-6s %-16s %-6s',
     row: '%-7d %-12.12s %-2d %-16s %-6d %-16s %-6d %s',
+  },
+  // -c: bcc prints "\n" + header, then each key as "%-25s %-25s %-20s" and
+  // the count as "%s %-10d" of that.
+  count: {
+    header: '\n%-25s %-25s %-20s %-10s',
+    key: '%-25s %-25s %-20s',
+    row: '%s %-10d',
   },
 } as const;
 
@@ -56,4 +64,13 @@ export class RowFormatter {
       : sprintf(FORMATS.plain.row, ev.pid, ev.task, ev.ip, ev.saddr, ev.daddr, ev.dport, suffix);
     return line;
   }
+}
+
+/** -c's table: a blank line, the header, IPv4 flows, then IPv6 flows. */
+export function countTable(ipv4: FlowCount[], ipv6: FlowCount[]): string {
+  const { count } = FORMATS;
+  const lines = [sprintf(count.header, 'LADDR', 'RADDR', 'RPORT', 'CONNECTS')];
+  for (const f of [...ipv4, ...ipv6])
+    lines.push(sprintf(count.row, sprintf(count.key, f.saddr, f.daddr, f.dport), f.count));
+  return `${lines.join('\n')}\n`;
 }

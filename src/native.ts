@@ -21,6 +21,8 @@ export interface NativeTracer {
   attach(programs: string[]): void;
   /** Reads the perf event array `map`; one call per wakeup. */
   start(map: string, pagesPerCpu: number, onEvents: (batch: Buffer | null, lost: number) => void): void;
+  /** Every entry of a map, as [key, value]. */
+  readMap(map: string): Array<[Buffer, Buffer]>;
   /** Detaches and unloads everything; idempotent. */
   close(): void;
 }
@@ -32,7 +34,7 @@ export interface RecordLayout {
 
 export interface NativeBinding {
   Tracer: new (object: string, spec: TracerSpec) => NativeTracer;
-  layouts: { tcpconnectEvent: RecordLayout };
+  layouts: { tcpconnectEvent: RecordLayout; ipv4FlowKey: RecordLayout; ipv6FlowKey: RecordLayout };
   portBitmapBytes: number;
 }
 

@@ -5,9 +5,10 @@
 // whole run can be tested with a fake native binding.
 
 import { HELP, PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
+import { decodeCounts } from './count.js';
 import { decodeBatch } from './decode.js';
 import { FatalError, UsageError } from './errors.js';
-import { BANNER, RowFormatter, header } from './format.js';
+import { BANNER, RowFormatter, countTable, header } from './format.js';
 import type { NativeBinding } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
 
@@ -22,6 +23,9 @@ export interface Io {
   /** resolves when the run should end: a signal, or the reader of stdout went away */
   stopped(): Promise<void>;
 }
+
+/** COUNT_MAP_ENTRIES of bpf/tcpconnect.h, for the message when a map fills. */
+const COUNT_MAP_ENTRIES = 65536;
 
 /** Perf buffer pages per CPU (bcc: 8); more absorbs bursts of connects. */
 export const PERF_PAGES = 64;
@@ -42,7 +46,9 @@ export function rodata(opts: TcpconnectOptions, portBitmapBytes: number): Record
     filter_ports_on: Buffer.from([opts.ports ? 1 : 0]),
     filter_ports: ports,
     filter_family: Buffer.from([opts.family]),
-    defer_to_lport: Buffer.from([opts.lport ? 1 : 0]),
+    // -c ignores -L (as bcc): counts need no local port, so nothing waits for it.
+    defer_to_lport: Buffer.from([opts.lport && !opts.count ? 1 : 0]),
+    do_count: Buffer.from([opts.count ? 1 : 0]),
   };
 }
 
@@ -57,9 +63,10 @@ export function attachPlan(opts: TcpconnectOptions, native: NativeBinding): Atta
     },
     // -L on tracepoints: the local port is chosen after SYN_SENT; the SYN's
     // net_dev_queue (in the connecting thread) completes the row.
-    tracepoint: opts.lport
-      ? { programs: ['tcpc_state', 'tcpc_dev_queue'], hooks: 'tracepoints sock:inet_sock_set_state, net:net_dev_queue' }
-      : { programs: ['tcpc_state'], hooks: 'tracepoint sock:inet_sock_set_state' },
+    tracepoint:
+      opts.lport && !opts.count
+        ? { programs: ['tcpc_state', 'tcpc_dev_queue'], hooks: 'tracepoints sock:inet_sock_set_state, net:net_dev_queue' }
+        : { programs: ['tcpc_state'], hooks: 'tracepoint sock:inet_sock_set_state' },
     method: opts.attach,
   };
 }
@@ -107,8 +114,15 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
       if (events.length) io.out(events.map((ev) => `${rows.row(ev)}\n`).join(''));
     });
     io.err(notice);
-    io.out(`${BANNER}\n${header(opts)}\n`);
+    // -c prints the banner, then nothing until it is stopped (as bcc).
+    io.out(opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`);
     await io.stopped();
+    if (opts.count) {
+      const overflow = tracer.readMap('count_overflow')[0]?.[1].readBigUInt64LE(0) ?? 0n;
+      if (overflow)
+        io.err(`${PROG}: ${overflow} connects were not counted: the count map was full (${COUNT_MAP_ENTRIES} flows)`);
+      io.out(countTable(decodeCounts(tracer.readMap('ipv4_count'), 4), decodeCounts(tracer.readMap('ipv6_count'), 6)));
+    }
   } finally {
     tracer.close();
   }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
+import { FLOW_KEY_LAYOUT } from '../src/count.js';
 import { EVENT_LAYOUT } from '../src/decode.js';
 import { ADDON_PATH, loadNative } from '../src/native.js';
 
@@ -18,6 +19,12 @@ describe.skipIf(!built && process.env.CI !== 'true')('struct event layout', () =
     const c = loadNative().layouts.tcpconnectEvent;
     expect(c.size).toBe(EVENT_LAYOUT.size);
     expect(c.offsets).toEqual(EVENT_LAYOUT.offsets);
+  });
+
+  it('has the flow keys of the C definition', () => {
+    const { ipv4FlowKey, ipv6FlowKey } = loadNative().layouts;
+    expect(ipv4FlowKey).toEqual(FLOW_KEY_LAYOUT.ipv4);
+    expect(ipv6FlowKey).toEqual(FLOW_KEY_LAYOUT.ipv6);
   });
 
   it('has the port bitmap size of bpf/tcpconnect.h', () => {

@@ -63,19 +63,23 @@ describe('parseArgs', () => {
         lport: false,
         printUid: false,
         uid: undefined,
+        count: false,
         attach: 'auto',
       },
     });
   });
 
   it('reads every flag of bcc, short and long', () => {
-    const short = parseArgs(['-t', '-p', '181', '-P', '80,81', '-6', '-L', '-U', '-u', '1000']);
+    const short = parseArgs(['-t', '-p', '181', '-P', '80,81', '-6', '-L', '-U', '-u', '1000', '-c']);
     const long = parseArgs([
-      '--timestamp', '--pid', '181', '--port', '80,81', '--ipv6', '--lport', '--print-uid', '--uid', '1000',
+      '--timestamp', '--pid', '181', '--port', '80,81', '--ipv6', '--lport', '--print-uid', '--uid', '1000', '--count',
     ]);
     const want = {
       kind: 'run',
-      options: { timestamp: true, pid: 181, ports: [80, 81], family: 6, lport: true, printUid: true, uid: 1000, attach: 'auto' },
+      options: {
+        timestamp: true, pid: 181, ports: [80, 81], family: 6, lport: true, printUid: true, uid: 1000, count: true,
+        attach: 'auto',
+      },
     };
     expect(short).toEqual(want);
     expect(long).toEqual(want);
@@ -101,7 +105,6 @@ describe('parseArgs', () => {
     [['--ipv6', '-4'], 'argument -4/--ipv4: not allowed with argument -6/--ipv6'],
     [['--foo'], 'unrecognized arguments: --foo'],
     [['-p'], 'argument -p/--pid: expected one argument'],
-    [['-c'], 'unrecognized arguments: -c'],
     [['-d'], 'unrecognized arguments: -d'],
     [['x'], 'unrecognized arguments: x'],
   ])('refuses %j: %s', (argv, msg) => {

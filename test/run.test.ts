@@ -15,6 +15,7 @@ interface FakeKernel {
   attached: string[][];
   closed: number;
   emit?: (batch: Buffer | null, lost: number) => void;
+  maps?: Record<string, Array<[Buffer, Buffer]>>;
 }
 
 function fakeNative(kernel: FakeKernel): NativeBinding {
@@ -30,6 +31,9 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
     }
     start(_map: string, _pages: number, cb: (batch: Buffer | null, lost: number) => void) {
       kernel.emit = cb;
+    }
+    readMap(name: string): Array<[Buffer, Buffer]> {
+      return kernel.maps?.[name] ?? [];
     }
     close() {
       kernel.closed++;
@@ -179,6 +183,33 @@ describe('run', () => {
     expect([r.filter_pid.readUInt32LE(), r.filter_uid_on[0], r.filter_ports_on[0], r.filter_family[0]]).toEqual([0, 0, 0, 0]);
     h.stop();
     await done;
+  });
+
+  it('with -c prints the banner, nothing until stopped, then the table; overflow goes to stderr', async () => {
+    const key = Buffer.alloc(12);
+    key.set([127, 0, 0, 1, 127, 0, 0, 1]);
+    key.writeUInt16LE(80, 8);
+    const n = (v: number) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(BigInt(v));
+      return b;
+    };
+    const h = harness({ maps: { ipv4_count: [[key, n(4)]], count_overflow: [[Buffer.alloc(4), n(2)]] } });
+    const done = run(['-c', '-t', '-U', '-L'], h.io);
+    await Promise.resolve();
+    expect(h.kernel.opened[0].spec.rodata.do_count).toEqual(Buffer.from([1]));
+    expect(h.kernel.opened[0].spec.rodata.defer_to_lport).toEqual(Buffer.from([0]));
+    expect(h.kernel.attached).toEqual([['tcpc_state']]);
+    expect(h.out.join('')).toBe('Tracing connect ... Hit Ctrl-C to end\n');
+    h.stop();
+    expect(await done).toBe(0);
+    expect(h.out.join('')).toBe(
+      'Tracing connect ... Hit Ctrl-C to end\n\n' +
+        'LADDR                     RADDR                     RPORT                CONNECTS  \n' +
+        '127.0.0.1                 127.0.0.1                 80                   4         \n',
+    );
+    expect(h.err).toContain('tcpconnect: 2 connects were not counted: the count map was full (65536 flows)');
+    expect(h.kernel.closed).toBe(1);
   });
 
   it('prints banner, header, then rows of a batch in time order; lost samples go to stderr', async () => {

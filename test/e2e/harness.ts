@@ -28,11 +28,14 @@ function unavailable(): string | undefined {
 /** describe() for tests that need root and BPF: fails under CI=true, skips elsewhere. */
 export function describeE2E(name: string, body: () => void): void {
   const reason = unavailable();
-  if (!reason) return describe(name, body);
-  if (process.env.CI === 'true')
-    return describe(name, () => it('has what end-to-end tests need', () => expect.fail(reason)));
-  console.warn(`skipping end-to-end tests "${name}": ${reason}`);
-  describe.skip(name, body);
+  if (!reason) {
+    describe(name, body);
+  } else if (process.env.CI === 'true') {
+    describe(name, () => it('has what end-to-end tests need', () => expect.fail(reason)));
+  } else {
+    console.warn(`skipping end-to-end tests "${name}": ${reason}`);
+    describe.skip(name, body);
+  }
 }
 
 export interface Finished {
