@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // test/vm/ runs inside a VM with kprobes, from scripts/vm-stage.sh.
+    exclude: [...configDefaults.exclude, 'test/vm/**'],
     // End-to-end tests share the kernel's tracepoints and the loopback ports:
     // run files one after another.
     fileParallelism: false,

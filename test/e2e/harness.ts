@@ -78,10 +78,17 @@ export class ToolRun {
   }
 
   /** Starts the CLI and waits for its header (programs attached). */
-  static async start(args: string[], headerLines = 2): Promise<ToolRun> {
-    const run = new ToolRun(spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    await run.waitUntil(() => run.stdout.split('\n').length > headerLines || run.proc.exitCode !== null, 10000);
-    if (run.proc.exitCode !== null) throw new Error(`tcpconnect exited early: ${run.stderr}`);
+  static start(args: string[], headerLines = 2): Promise<ToolRun> {
+    return ToolRun.spawn(process.execPath, [CLI, ...args], headerLines);
+  }
+
+  /** Starts any tracer (bcc's too) and waits for its first headerLines lines. */
+  static async spawn(command: string, args: string[], headerLines = 2, timeoutMs = 10000): Promise<ToolRun> {
+    const run = new ToolRun(
+      spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } }),
+    );
+    await run.waitUntil(() => run.stdout.split('\n').length > headerLines || run.proc.exitCode !== null, timeoutMs);
+    if (run.proc.exitCode !== null) throw new Error(`${command} exited early: ${run.stderr}`);
     return run;
   }
 

@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 
 import { loadNative } from '../../src/native.js';
 import { attachPlan } from '../../src/tcpconnect.js';
-import { CLI, describeE2E, loadedPrograms } from './harness.js';
+import { CLI, ToolRun, describeE2E, loadedPrograms } from './harness.js';
 
 const kernelHasKprobes =
   existsSync('/sys/bus/event_source/devices/kprobe') || existsSync('/sys/kernel/tracing/kprobe_events');
@@ -32,14 +32,14 @@ describeE2E('kprobe path', () => {
     expect(loadedPrograms().filter((n) => n.startsWith('tcpc_'))).toEqual([]);
   });
 
-  it(`--attach kprobe ${kernelHasKprobes ? 'traces with kprobes' : 'exits 1 with one line'} on this kernel`, () => {
-    const r = spawnSync('timeout', ['-s', 'INT', '2', process.execPath, CLI, '--attach', 'kprobe'], {
-      encoding: 'utf8',
-    });
+  it(`--attach kprobe ${kernelHasKprobes ? 'traces with kprobes' : 'exits 1 with one line'} on this kernel`, async () => {
     if (kernelHasKprobes) {
-      expect(r.status).toBe(0);
-      expect(r.stderr).toBe('tcpconnect: tracing with kprobes on tcp_v4_connect, tcp_v6_connect\n');
+      const tool = await ToolRun.start(['--attach', 'kprobe']);
+      const done = await tool.stop('SIGINT');
+      expect(done.code).toBe(0);
+      expect(done.stderr).toBe('tcpconnect: tracing with kprobes on tcp_v4_connect, tcp_v6_connect\n');
     } else {
+      const r = spawnSync(process.execPath, [CLI, '--attach', 'kprobe'], { encoding: 'utf8', timeout: 10000 });
       expect(r.status).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(
@@ -48,4 +48,5 @@ describeE2E('kprobe path', () => {
     }
     expect(loadedPrograms().filter((n) => n.startsWith('tcpc_'))).toEqual([]);
   });
+
 });
