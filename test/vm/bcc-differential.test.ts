@@ -2,7 +2,10 @@
 //
 // bcc's own tcpconnect (Debian's bpfcc-tools) and ours, side by side on the
 // same connects, inside a VM whose kernel has kprobes (scripts/vm-stage.sh).
-// Rows must be identical; only TIME(s) may differ, by rounding.
+// Rows must be identical; only TIME(s) may differ: by rounding with kprobes
+// (bcc's hook points, a few microseconds apart), and by the distance between
+// SYN_SENT and tcp_v4_connect's return with tracepoints (milliseconds under
+// emulation).
 import { existsSync } from 'node:fs';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +69,7 @@ describe('ours against bcc, on a kernel with kprobes', () => {
     const split = (row: string) => (flags.includes('-t') ? [Number(row.slice(0, 9)), row.slice(9)] : [0, row]);
     const want = ours(outputs.bcc);
     expect(want.length, show(outputs)).toBe(6);
+    const tolerance: Record<string, number> = { kprobe: 0.0015, tracepoint: 0.01 };
     for (const name of ['kprobe', 'tracepoint']) {
       const got = ours(outputs[name]);
       expect(got.length, show(outputs)).toBe(want.length);
@@ -73,7 +77,7 @@ describe('ours against bcc, on a kernel with kprobes', () => {
         const [t, rest] = split(row);
         const [wt, wrest] = split(want[i]);
         expect(rest, show(outputs)).toBe(wrest);
-        expect(Math.abs((t as number) - (wt as number)), show(outputs)).toBeLessThanOrEqual(0.002);
+        expect(Math.abs((t as number) - (wt as number)), show(outputs)).toBeLessThanOrEqual(tolerance[name]);
       });
       // Banner and header too, byte for byte.
       expect(outputs[name].split('\n').slice(0, 2), show(outputs)).toEqual(outputs.bcc.split('\n').slice(0, 2));
