@@ -15,6 +15,7 @@
 #define AF_INET		2
 #define AF_INET6	10
 #define IPPROTO_TCP	6
+#define IPPROTO_UDP	17
 
 /* include/net/tcp_states.h */
 #define TCP_SYN_SENT	2
@@ -40,6 +41,36 @@ struct sock {
 
 struct sk_buff {
 	struct sock *sk;
+	unsigned int len;		/* bytes in all, data_len of them paged */
+	unsigned int data_len;
+	unsigned char *data;
+} __attribute__((preserve_access_index));
+
+/* The receive buffer of udp_recvmsg()/udpv6_recvmsg(). */
+enum iter_type {
+	ITER_IOVEC,
+	ITER_UBUF,			/* 6.0 and later: one user buffer */
+};
+
+struct iovec {
+	void *iov_base;
+	__kernel_size_t iov_len;
+} __attribute__((preserve_access_index));
+
+struct iov_iter {
+	__u8 iter_type;
+	__kernel_size_t count;
+	void *ubuf;
+	const struct iovec *__iov;	/* 6.4 and later */
+} __attribute__((preserve_access_index));
+
+struct iov_iter___old {
+	const struct iovec *iov;	/* before 6.4 */
+} __attribute__((preserve_access_index));
+
+struct msghdr {
+	void *msg_name;			/* a kernel copy of the peer's sockaddr */
+	struct iov_iter msg_iter;
 } __attribute__((preserve_access_index));
 
 struct trace_entry {

@@ -9,6 +9,11 @@
  *    in the caller's context) where it has not; with -L, net:net_dev_queue
  *    completes the row with the local port once the SYN is queued.
  * User space loads one set or the other; all filters are rodata set before load.
+ *
+ * With -d, DNS answers (UDP from port 53) are sent up too, on the same perf
+ * buffer so that they reach user space in time order with the connects:
+ * from udp_recvmsg/udpv6_recvmsg (kprobes, as bcc; connected or not, every
+ * iov_iter kind a kernel uses for them), or from net:netif_receive_skb.
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
@@ -48,6 +53,29 @@ struct {
 	__type(key, struct sock *);
 	__type(value, struct event);
 } pending SEC(".maps");
+
+/* -d: one answer being built, too large for the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dns_event);
+} dns_scratch SEC(".maps");
+
+/* -d on kprobes: a thread's receive, from udp_recvmsg's entry to its return. */
+struct dns_recv {
+	void *buf;			/* user memory the datagram is copied to */
+	__u64 size;
+	struct msghdr *msg;
+	bool from_port53;		/* connected to port 53: no need to look at msg_name */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);			/* TID */
+	__type(value, struct dns_recv);
+} dns_recvs SEC(".maps");
 
 /* -c: connects per flow, IPv4 and IPv6 apart, as bcc's ipv4_count/ipv6_count. */
 struct {
@@ -117,6 +145,7 @@ static __always_inline void read_flow(struct event *ev, struct sock *sk, __u8 ip
 static __always_inline void read_task(struct event *ev)
 {
 	ev->ts_ns = bpf_ktime_get_ns();
+	ev->kind = RECORD_CONNECT;
 	ev->pid = bpf_get_current_pid_tgid() >> 32;
 	ev->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(ev->task, sizeof(ev->task));
@@ -309,5 +338,156 @@ int tcpc_dev_queue(struct trace_event_raw_net_dev_template *ctx)
 
 	if (sk)
 		flush_pending(ctx, sk);
+	return 0;
+}
+
+/* ---- -d: DNS answers -------------------------------------------------- */
+
+static __always_inline void dns_output(void *ctx, const void *src, __u64 len, bool user)
+{
+	__u32 zero = 0;
+	struct dns_event *d = bpf_map_lookup_elem(&dns_scratch, &zero);
+
+	if (!d)
+		return;
+	if (len > DNS_MAX_PAYLOAD)
+		len = DNS_MAX_PAYLOAD;
+	/* Keep the compiler from testing a copy: the verifier must see len bounded. */
+	barrier_var(len);
+	if (len == 0 || len > DNS_MAX_PAYLOAD)
+		return;
+	d->ts_ns = bpf_ktime_get_ns();
+	d->kind = RECORD_DNS;
+	d->len = len;
+	if (user)
+		bpf_probe_read_user(d->payload, len, src);
+	else
+		bpf_probe_read_kernel(d->payload, len, src);
+	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, d, offsetof(struct dns_event, payload) + len);
+}
+
+static __always_inline int dns_recv_entry(struct sock *sk, struct msghdr *msg)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct iov_iter___old *old = (void *)__builtin_preserve_access_index(&msg->msg_iter);
+	struct dns_recv r = {};
+	const struct iovec *iov;
+	__u8 type;
+
+	r.msg = msg;
+	r.from_port53 = BPF_CORE_READ(sk, __sk_common.skc_dport) == bpf_htons(53);
+	type = BPF_CORE_READ(msg, msg_iter.iter_type);
+	/* Since 6.4 a plain recv()/recvfrom() is ITER_UBUF, which bcc misses. */
+	if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
+	    type == bpf_core_enum_value(enum iter_type, ITER_UBUF)) {
+		r.buf = BPF_CORE_READ(msg, msg_iter.ubuf);
+		r.size = BPF_CORE_READ(msg, msg_iter.count);
+	} else if (type == bpf_core_enum_value(enum iter_type, ITER_IOVEC)) {
+		if (bpf_core_field_exists(msg->msg_iter.__iov))
+			iov = BPF_CORE_READ(msg, msg_iter.__iov);
+		else
+			iov = BPF_CORE_READ(old, iov);
+		r.buf = BPF_CORE_READ(iov, iov_base);
+		r.size = BPF_CORE_READ(iov, iov_len);	/* the first segment only */
+	} else {
+		return 0;
+	}
+	bpf_map_update_elem(&dns_recvs, &tid, &r, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int dns_recv_return(void *ctx, int copied)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct dns_recv *rp = bpf_map_lookup_elem(&dns_recvs, &tid);
+	struct msghdr *msg;
+	struct dns_recv r;
+	__be16 port;
+	void *name;
+
+	if (!rp)
+		return 0;
+	r = *rp;
+	bpf_map_delete_elem(&dns_recvs, &tid);
+	if (copied <= 0)
+		return 0;
+	if (!r.from_port53) {
+		/* Unconnected: the sender is in msg_name (sin_port and sin6_port
+		 * are both at offset 2). */
+		msg = r.msg;
+		name = BPF_CORE_READ(msg, msg_name);
+		if (!name || bpf_probe_read_kernel(&port, sizeof(port), name + 2) ||
+		    port != bpf_htons(53))
+			return 0;
+	}
+	dns_output(ctx, r.buf, (__u64)copied < r.size ? (__u64)copied : r.size, true);
+	return 0;
+}
+
+SEC("kprobe/udp_recvmsg")
+int BPF_KPROBE(tcpc_dns4_entry, struct sock *sk, struct msghdr *msg)
+{
+	return dns_recv_entry(sk, msg);
+}
+
+SEC("kretprobe/udp_recvmsg")
+int BPF_KRETPROBE(tcpc_dns4_return, int copied)
+{
+	return dns_recv_return(ctx, copied);
+}
+
+SEC("kprobe/udpv6_recvmsg")
+int BPF_KPROBE(tcpc_dns6_entry, struct sock *sk, struct msghdr *msg)
+{
+	return dns_recv_entry(sk, msg);
+}
+
+SEC("kretprobe/udpv6_recvmsg")
+int BPF_KRETPROBE(tcpc_dns6_return, int copied)
+{
+	return dns_recv_return(ctx, copied);
+}
+
+struct udp_header {
+	__be16 source;
+	__be16 dest;
+	__be16 len;
+	__be16 check;
+};
+
+/* Every received packet: IPv4 or IPv6, UDP from port 53, not a fragment.
+ * skb->data is at the network header here. */
+SEC("tracepoint/net/netif_receive_skb")
+int tcpc_dns_skb(struct trace_event_raw_net_dev_template *ctx)
+{
+	struct sk_buff *skb = ctx->skbaddr;
+	unsigned char *data = BPF_CORE_READ(skb, data);
+	__u32 headlen = BPF_CORE_READ(skb, len) - BPF_CORE_READ(skb, data_len);
+	struct udp_header uh;
+	__u8 ip[10];
+	__u32 l4, len;
+
+	if (headlen < 28 || bpf_probe_read_kernel(ip, sizeof(ip), data))
+		return 0;
+	if ((ip[0] >> 4) == 4) {
+		/* protocol at 9; flags and fragment offset at 6-7 */
+		if (ip[9] != IPPROTO_UDP || ((ip[6] & 0x3f) | ip[7]))
+			return 0;
+		l4 = (ip[0] & 0xf) * 4;
+	} else if ((ip[0] >> 4) == 6) {
+		if (ip[6] != IPPROTO_UDP)	/* next header; no extension headers */
+			return 0;
+		l4 = 40;
+	} else {
+		return 0;
+	}
+	if (l4 + sizeof(uh) > headlen || bpf_probe_read_kernel(&uh, sizeof(uh), data + l4))
+		return 0;
+	if (uh.source != bpf_htons(53) || bpf_ntohs(uh.len) < sizeof(uh))
+		return 0;
+	len = bpf_ntohs(uh.len) - sizeof(uh);
+	if (len > headlen - l4 - sizeof(uh))
+		len = headlen - l4 - sizeof(uh);
+	dns_output(ctx, data + l4 + sizeof(uh), len, false);
 	return 0;
 }

@@ -18,6 +18,7 @@ namespace {
 Napi::Object EventLayout(Napi::Env env) {
   Napi::Object offsets = Napi::Object::New(env);
   FIELD(offsets, struct event, ts_ns);
+  FIELD(offsets, struct event, kind);
   FIELD(offsets, struct event, saddr);
   FIELD(offsets, struct event, daddr);
   FIELD(offsets, struct event, pid);
@@ -28,6 +29,18 @@ Napi::Object EventLayout(Napi::Env env) {
   FIELD(offsets, struct event, task);
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", Napi::Number::New(env, sizeof(struct event)));
+  layout.Set("offsets", offsets);
+  return layout;
+}
+
+Napi::Object DnsEventLayout(Napi::Env env) {
+  Napi::Object offsets = Napi::Object::New(env);
+  FIELD(offsets, struct dns_event, ts_ns);
+  FIELD(offsets, struct dns_event, kind);
+  FIELD(offsets, struct dns_event, len);
+  FIELD(offsets, struct dns_event, payload);
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("size", Napi::Number::New(env, sizeof(struct dns_event)));
   layout.Set("offsets", offsets);
   return layout;
 }
@@ -51,6 +64,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Tracer", Tracer::Define(env));
   Napi::Object layouts = Napi::Object::New(env);
   layouts.Set("tcpconnectEvent", EventLayout(env));
+  layouts.Set("dnsEvent", DnsEventLayout(env));
   layouts.Set("ipv4FlowKey", FLOW_KEY(env, struct ipv4_flow_key));
   layouts.Set("ipv6FlowKey", FLOW_KEY(env, struct ipv6_flow_key));
   exports.Set("layouts", layouts);

@@ -16,6 +16,7 @@ const DESCRIPTION = 'Trace TCP connects';
 const EPILOG = `examples:
     ./tcpconnect           # trace all TCP connect()s
     ./tcpconnect -t        # include timestamps
+    ./tcpconnect -d        # include DNS queries associated with connects
     ./tcpconnect -p 181    # only trace PID 181
     ./tcpconnect -P 80     # only trace port 80
     ./tcpconnect -P 80,81  # only trace port 80 and 81
@@ -36,6 +37,7 @@ export const OPTIONS: OptionDoc[] = [
   { short: '-U', long: '--print-uid', help: 'include UID on output' },
   { short: '-u', long: '--uid', metavar: 'UID', help: 'trace this UID only' },
   { short: '-c', long: '--count', help: 'count connects per src ip and dest ip/port' },
+  { short: '-d', long: '--dns', help: 'include likely DNS query associated with each connect' },
   {
     long: '--attach',
     metavar: 'METHOD',
@@ -52,6 +54,7 @@ export interface TcpconnectOptions {
   printUid: boolean;
   uid?: number;
   count: boolean;
+  dns: boolean;
   attach: AttachMethod;
 }
 
@@ -110,6 +113,8 @@ export function parseArgs(argv: string[]): Parsed {
   }
   const o = cmd.opts();
   if (o.help) return { kind: 'help', text: HELP };
+  // bcc's words; bcc then exits 0, a usage error is what users expect.
+  if (o.count && o.dns) throw new UsageError('you may not specify -d/--dns with -c/--count');
   return {
     kind: 'run',
     options: {
@@ -121,6 +126,7 @@ export function parseArgs(argv: string[]): Parsed {
       printUid: Boolean(o.printUid),
       uid: o.uid === undefined ? undefined : parseUid(o.uid),
       count: Boolean(o.count),
+      dns: Boolean(o.dns),
       attach: o.attach === undefined ? 'auto' : parseAttach(o.attach),
     },
   };

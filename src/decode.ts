@@ -1,17 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Batches from the native layer -> event objects. A batch is a run of
-// records, each a little-endian u32 length and that many bytes; the record
-// layout is struct event of bpf/tcpconnect.h (a test checks these offsets
-// against the ones the addon reports from the C definition).
+// Batches from the native layer -> records. A batch is a run of records,
+// each a little-endian u32 length and that many bytes. Records start with a
+// u64 timestamp and a u32 kind: struct event (a connect) or struct
+// dns_event (-d) of bpf/tcpconnect.h. A test checks these offsets against
+// the ones the addon reports from the C definitions.
 
 import { formatAddress } from './inet.js';
 
 export const EVENT_LAYOUT = {
-  size: 72,
-  offsets: { ts_ns: 0, saddr: 8, daddr: 24, pid: 40, uid: 44, lport: 48, dport: 50, ip: 52, task: 56 },
+  size: 80,
+  offsets: { ts_ns: 0, kind: 8, pid: 12, uid: 16, lport: 20, dport: 22, saddr: 24, daddr: 40, ip: 56, task: 64 },
 } as const;
+
+export const DNS_EVENT_LAYOUT = {
+  size: 16 + 512, // the payload is sent up only as long as it is
+  offsets: { ts_ns: 0, kind: 8, len: 12, payload: 16 },
+} as const;
+
+const RECORD_CONNECT = 1;
+const RECORD_DNS = 2;
 const TASK_COMM_LEN = 16;
+
+export interface DnsAnswer {
+  tsNs: bigint;
+  payload: Buffer;
+}
 
 export interface ConnectEvent {
   tsNs: bigint;
@@ -64,10 +78,31 @@ export function decodeEvent(rec: Buffer): ConnectEvent {
   };
 }
 
+export type DecodedRecord = { kind: 'connect'; event: ConnectEvent } | { kind: 'dns'; answer: DnsAnswer };
+
+function decodeDns(rec: Buffer): DnsAnswer | undefined {
+  const o = DNS_EVENT_LAYOUT.offsets;
+  const len = rec.readUInt32LE(o.len);
+  if (len > DNS_EVENT_LAYOUT.size - o.payload || o.payload + len > rec.length) return undefined;
+  return { tsNs: rec.readBigUInt64LE(o.ts_ns), payload: rec.subarray(o.payload, o.payload + len) };
+}
+
 /** Decodes a batch in time order (rings are per CPU, so a batch is not). */
-export function decodeBatch(batch: Buffer): { events: ConnectEvent[]; malformed: number } {
-  const { records, malformed } = splitBatch(batch, EVENT_LAYOUT.size);
-  const events = records.map(decodeEvent);
-  events.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
-  return { events, malformed };
+export function decodeBatch(batch: Buffer): { records: DecodedRecord[]; malformed: number } {
+  const split = splitBatch(batch, DNS_EVENT_LAYOUT.offsets.payload);
+  let malformed = split.malformed;
+  const records: Array<DecodedRecord & { ts: bigint }> = [];
+  for (const rec of split.records) {
+    const kind = rec.readUInt32LE(EVENT_LAYOUT.offsets.kind);
+    if (kind === RECORD_CONNECT && rec.length >= EVENT_LAYOUT.size) {
+      const event = decodeEvent(rec);
+      records.push({ kind: 'connect', event, ts: event.tsNs });
+      continue;
+    }
+    const answer = kind === RECORD_DNS ? decodeDns(rec) : undefined;
+    if (answer) records.push({ kind: 'dns', answer, ts: answer.tsNs });
+    else malformed++;
+  }
+  records.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+  return { records: records.map(({ ts: _ts, ...r }) => r as DecodedRecord), malformed };
 }

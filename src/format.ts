@@ -33,6 +33,7 @@ export interface Columns {
   timestamp: boolean; // -t
   printUid: boolean; // -U
   lport: boolean; // -L
+  dns: boolean; // -d
 }
 
 export function header(cols: Columns): string {
@@ -42,7 +43,7 @@ export function header(cols: Columns): string {
   line += cols.lport
     ? sprintf(FORMATS.lport.header, 'PID', 'COMM', 'IP', 'SADDR', 'LPORT', 'DADDR', 'DPORT')
     : sprintf(FORMATS.plain.header, 'PID', 'COMM', 'IP', 'SADDR', 'DADDR', 'DPORT');
-  return line;
+  return cols.dns ? `${line} QUERY` : line;
 }
 
 /** Formats rows; -t counts from the first row formatted, as bcc does. */
@@ -51,6 +52,7 @@ export class RowFormatter {
 
   constructor(private readonly cols: Columns) {}
 
+  /** suffix: -d's QUERY text, after the DPORT column's separator. */
   row(ev: ConnectEvent, suffix = ''): string {
     let line = '';
     if (this.cols.timestamp) {

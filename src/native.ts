@@ -34,7 +34,12 @@ export interface RecordLayout {
 
 export interface NativeBinding {
   Tracer: new (object: string, spec: TracerSpec) => NativeTracer;
-  layouts: { tcpconnectEvent: RecordLayout; ipv4FlowKey: RecordLayout; ipv6FlowKey: RecordLayout };
+  layouts: {
+    tcpconnectEvent: RecordLayout;
+    dnsEvent: RecordLayout;
+    ipv4FlowKey: RecordLayout;
+    ipv6FlowKey: RecordLayout;
+  };
   portBitmapBytes: number;
 }
 

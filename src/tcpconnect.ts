@@ -7,6 +7,7 @@
 import { HELP, PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
 import { decodeCounts } from './count.js';
 import { decodeBatch } from './decode.js';
+import { DnsCache } from './dns.js';
 import { FatalError, UsageError } from './errors.js';
 import { BANNER, RowFormatter, countTable, header } from './format.js';
 import type { NativeBinding } from './native.js';
@@ -53,20 +54,26 @@ export function rodata(opts: TcpconnectOptions, portBitmapBytes: number): Record
 }
 
 export function attachPlan(opts: TcpconnectOptions, native: NativeBinding): AttachPlan {
+  const lport = opts.lport && !opts.count;
   return {
     tool: PROG,
     object: 'tcpconnect',
     rodata: rodata(opts, native.portBitmapBytes),
     kprobe: {
-      programs: ['tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return'],
-      hooks: 'kprobes on tcp_v4_connect, tcp_v6_connect',
+      programs: [
+        'tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return',
+        ...(opts.dns ? ['tcpc_dns4_entry', 'tcpc_dns4_return', 'tcpc_dns6_entry', 'tcpc_dns6_return'] : []),
+      ],
+      hooks: `kprobes on tcp_v4_connect, tcp_v6_connect${opts.dns ? ', udp_recvmsg, udpv6_recvmsg' : ''}`,
     },
     // -L on tracepoints: the local port is chosen after SYN_SENT; the SYN's
     // net_dev_queue (in the connecting thread) completes the row.
-    tracepoint:
-      opts.lport && !opts.count
-        ? { programs: ['tcpc_state', 'tcpc_dev_queue'], hooks: 'tracepoints sock:inet_sock_set_state, net:net_dev_queue' }
-        : { programs: ['tcpc_state'], hooks: 'tracepoint sock:inet_sock_set_state' },
+    tracepoint: {
+      programs: ['tcpc_state', ...(lport ? ['tcpc_dev_queue'] : []), ...(opts.dns ? ['tcpc_dns_skb'] : [])],
+      hooks: `${lport || opts.dns ? 'tracepoints' : 'tracepoint'} sock:inet_sock_set_state${
+        lport ? ', net:net_dev_queue' : ''
+      }${opts.dns ? ', net:netif_receive_skb' : ''}`,
+    },
     method: opts.attach,
   };
 }
@@ -106,12 +113,19 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   const { tracer, notice } = openAndAttach(native, attachPlan(opts, native));
   try {
     const rows = new RowFormatter(opts);
+    const dns = opts.dns ? new DnsCache() : undefined;
     tracer.start('events', PERF_PAGES, (batch, lost) => {
       if (lost) io.err(`Possibly lost ${lost} samples`);
       if (!batch) return;
-      const { events, malformed } = decodeBatch(batch);
+      const { records, malformed } = decodeBatch(batch);
       if (malformed) io.err(`${PROG}: skipped ${malformed} malformed records`);
-      if (events.length) io.out(events.map((ev) => `${rows.row(ev)}\n`).join(''));
+      let out = '';
+      // In time order: an answer is in the cache before the connect it led to.
+      for (const r of records) {
+        if (r.kind === 'dns') dns?.add(r.answer.payload, r.answer.tsNs);
+        else out += `${rows.row(r.event, dns ? dns.query(r.event.daddr, r.event.tsNs) : '')}\n`;
+      }
+      if (out) io.out(out);
     });
     io.err(notice);
     // -c prints the banner, then nothing until it is stopped (as bcc).

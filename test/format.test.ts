@@ -17,8 +17,8 @@ const BCC = {
   ],
 };
 
-const plain = { timestamp: false, printUid: false, lport: false };
-const all = { timestamp: true, printUid: true, lport: true };
+const plain = { timestamp: false, printUid: false, lport: false, dns: false };
+const all = { timestamp: true, printUid: true, lport: true, dns: false };
 
 function ev(over: Partial<ConnectEvent>): ConnectEvent {
   return {
@@ -45,6 +45,10 @@ describe('header', () => {
     expect(header(all)).toBe(BCC.headerTUL);
   });
 
+  it('with -d ends in QUERY, as bcc', () => {
+    expect(header({ ...plain, dns: true })).toBe('PID     COMM         IP SADDR            DADDR            DPORT  QUERY');
+  });
+
   it('with -U only puts UID first', () => {
     expect(header({ ...plain, printUid: true })).toBe(`UID   ${BCC.header}`);
   });
@@ -62,6 +66,12 @@ describe('rows', () => {
       ev({ tsNs: 5_082_000_000n, pid: 691, ip: 6, saddr: '::1', daddr: '::1', lport: 60786 }),
     );
     expect([first, second]).toEqual(BCC.rowsTUL);
+  });
+
+  it('with -d end in the query text after DPORT', () => {
+    expect(new RowFormatter({ ...plain, dns: true }).row(ev({}), 'localhost')).toBe(
+      '474     bash         4  127.0.0.1        127.0.0.1        8080   localhost',
+    );
   });
 
   it('truncate COMM to 12 bytes and let a wide address push the row', () => {

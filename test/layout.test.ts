@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { FLOW_KEY_LAYOUT } from '../src/count.js';
-import { EVENT_LAYOUT } from '../src/decode.js';
+import { DNS_EVENT_LAYOUT, EVENT_LAYOUT } from '../src/decode.js';
 import { ADDON_PATH, loadNative } from '../src/native.js';
 
 const built = existsSync(ADDON_PATH);
@@ -19,6 +19,10 @@ describe.skipIf(!built && process.env.CI !== 'true')('struct event layout', () =
     const c = loadNative().layouts.tcpconnectEvent;
     expect(c.size).toBe(EVENT_LAYOUT.size);
     expect(c.offsets).toEqual(EVENT_LAYOUT.offsets);
+  });
+
+  it('has the DNS record of the C definition', () => {
+    expect(loadNative().layouts.dnsEvent).toEqual(DNS_EVENT_LAYOUT);
   });
 
   it('has the flow keys of the C definition', () => {

@@ -64,6 +64,7 @@ describe('parseArgs', () => {
         printUid: false,
         uid: undefined,
         count: false,
+        dns: false,
         attach: 'auto',
       },
     });
@@ -71,13 +72,15 @@ describe('parseArgs', () => {
 
   it('reads every flag of bcc, short and long', () => {
     const short = parseArgs(['-t', '-p', '181', '-P', '80,81', '-6', '-L', '-U', '-u', '1000', '-c']);
+    const dns = parseArgs(['--dns']);
+    expect(dns.kind === 'run' && dns.options.dns).toBe(true);
     const long = parseArgs([
       '--timestamp', '--pid', '181', '--port', '80,81', '--ipv6', '--lport', '--print-uid', '--uid', '1000', '--count',
     ]);
     const want = {
       kind: 'run',
       options: {
-        timestamp: true, pid: 181, ports: [80, 81], family: 6, lport: true, printUid: true, uid: 1000, count: true,
+        timestamp: true, pid: 181, ports: [80, 81], family: 6, lport: true, printUid: true, uid: 1000, count: true, dns: false,
         attach: 'auto',
       },
     };
@@ -105,7 +108,8 @@ describe('parseArgs', () => {
     [['--ipv6', '-4'], 'argument -4/--ipv4: not allowed with argument -6/--ipv6'],
     [['--foo'], 'unrecognized arguments: --foo'],
     [['-p'], 'argument -p/--pid: expected one argument'],
-    [['-d'], 'unrecognized arguments: -d'],
+    [['-c', '-d'], 'you may not specify -d/--dns with -c/--count'],
+    [['--dns', '--count'], 'you may not specify -d/--dns with -c/--count'],
     [['x'], 'unrecognized arguments: x'],
   ])('refuses %j: %s', (argv, msg) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);

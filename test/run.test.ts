@@ -4,6 +4,8 @@
 // messages, the attach-method policy, and rows from a batch.
 import { describe, expect, it } from 'vitest';
 
+import * as dnsPacket from 'dns-packet';
+
 import { EVENT_LAYOUT } from '../src/decode.js';
 import type { NativeBinding, NativeTracer, TracerSpec } from '../src/native.js';
 import { run, type Io } from '../src/tcpconnect.js';
@@ -59,12 +61,13 @@ function harness(over: Partial<FakeKernel> = {}, env: { euid?: number; btf?: boo
   return { kernel, io, out, err, stop };
 }
 
-function record(fields: { pid: number; ts: bigint; task: string; dport: number; ip?: number }): Buffer {
+function record(fields: { pid: number; ts: bigint; task: string; dport: number; ip?: number; daddr?: number[] }): Buffer {
   const o = EVENT_LAYOUT.offsets;
   const rec = Buffer.alloc(EVENT_LAYOUT.size + 4); // + the perf sample's padding
   rec.writeBigUInt64LE(fields.ts, o.ts_ns);
+  rec.writeUInt32LE(1, o.kind); // RECORD_CONNECT
   rec.set([127, 0, 0, 1], o.saddr);
-  rec.set([127, 0, 0, 1], o.daddr);
+  rec.set(fields.daddr ?? [127, 0, 0, 1], o.daddr);
   rec.writeUInt32LE(fields.pid, o.pid);
   rec.writeUInt16LE(fields.dport, o.dport);
   rec[o.ip] = fields.ip ?? 4;
@@ -210,6 +213,32 @@ describe('run', () => {
     );
     expect(h.err).toContain('tcpconnect: 2 connects were not counted: the count map was full (65536 flows)');
     expect(h.kernel.closed).toBe(1);
+  });
+
+  it('with -d names each row from the answers before it in the same batch', async () => {
+    const answer = dnsPacket.encode({
+      type: 'response',
+      id: 7,
+      questions: [{ type: 'A', name: 'db.example' }],
+      answers: [{ type: 'A', name: 'db.example', data: '192.0.2.7' }],
+    });
+    const dnsRecord = Buffer.alloc(16 + answer.length);
+    dnsRecord.writeBigUInt64LE(1000n, 0);
+    dnsRecord.writeUInt32LE(2, 8); // RECORD_DNS
+    dnsRecord.writeUInt32LE(answer.length, 12);
+    answer.copy(dnsRecord, 16);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(dnsRecord.length);
+    const h = harness();
+    const done = run(['-d'], h.io);
+    await Promise.resolve();
+    expect(h.kernel.attached).toEqual([['tcpc_state', 'tcpc_dns_skb']]);
+    expect(h.out.join('')).toMatch(/DPORT  QUERY\n$/);
+    // The connect comes first in the batch but after the answer in time.
+    h.kernel.emit!(Buffer.concat([record({ pid: 5, ts: 2000n, task: 'psql', dport: 5432, daddr: [192, 0, 2, 7] }), len, dnsRecord]), 0);
+    expect(h.out.slice(1)).toEqual(['5       psql         4  127.0.0.1        192.0.2.7        5432   db.example\n']);
+    h.stop();
+    expect(await done).toBe(0);
   });
 
   it('prints banner, header, then rows of a batch in time order; lost samples go to stderr', async () => {

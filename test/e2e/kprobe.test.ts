@@ -14,12 +14,12 @@ import { CLI, ToolRun, describeE2E, loadedPrograms } from './harness.js';
 const kernelHasKprobes =
   existsSync('/sys/bus/event_source/devices/kprobe') || existsSync('/sys/kernel/tracing/kprobe_events');
 
-const options = { timestamp: false, family: 0, lport: true, printUid: false, count: false, attach: 'kprobe' } as const;
+const options = { timestamp: false, family: 0, lport: true, printUid: false, count: false, dns: false, attach: 'kprobe' } as const;
 
 describeE2E('kprobe path', () => {
-  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c alike)', () => {
+  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d alike)', () => {
     const native = loadNative();
-    for (const extra of [{}, { pid: 1, uid: 0, ports: [80, 443], family: 6 as const }, { count: true }]) {
+    for (const extra of [{}, { pid: 1, uid: 0, ports: [80, 443], family: 6 as const }, { count: true }, { dns: true }]) {
       const plan = attachPlan({ ...options, ...extra }, native);
       const tracer = new native.Tracer(plan.object, { rodata: plan.rodata, programs: plan.kprobe.programs });
       try {
