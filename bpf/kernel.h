@@ -73,6 +73,23 @@ struct msghdr {
 	struct iov_iter msg_iter;
 } __attribute__((preserve_access_index));
 
+/* --mntnsmap: current->nsproxy->mnt_ns->ns.inum */
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct mnt_namespace {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct nsproxy {
+	struct mnt_namespace *mnt_ns;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	struct nsproxy *nsproxy;
+} __attribute__((preserve_access_index));
+
 struct trace_entry {
 	unsigned short type;
 	unsigned char flags;

@@ -36,6 +36,27 @@ const volatile __u8 filter_ports[PORT_BITMAP_BYTES] = {};	/* bit per dport */
 const volatile __u8 filter_family = 0;		/* 4 or 6; 0: both */
 const volatile bool defer_to_lport = false;	/* tracepoints with -L */
 const volatile bool do_count = false;		/* -c: count, send no events */
+const volatile bool filter_cgroup = false;	/* --cgroupmap */
+const volatile bool filter_mntns = false;	/* --mntnsmap */
+
+/*
+ * --cgroupmap and --mntnsmap: user space puts the user's pinned hash maps
+ * in place of these before load (keys: cgroup v2 id, mount namespace inode;
+ * values ignored), so keys added or removed while tracing count at once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u64);
+} cgroup_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u32);
+} mntns_filter SEC(".maps");
 
 /* kprobe path: the sock a thread is connecting, from entry to return. */
 struct {
@@ -109,6 +130,20 @@ struct {
 static __always_inline bool task_wanted(void)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (filter_cgroup) {
+		__u64 cgroup = bpf_get_current_cgroup_id();
+
+		if (!bpf_map_lookup_elem(&cgroup_filter, &cgroup))
+			return false;
+	}
+	if (filter_mntns) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		__u64 mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+
+		if (!bpf_map_lookup_elem(&mntns_filter, &mntns))
+			return false;
+	}
 
 	if (filter_pid && (__u32)(pid_tgid >> 32) != filter_pid)
 		return false;

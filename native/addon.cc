@@ -62,6 +62,7 @@ Napi::Object FlowKeyLayout(Napi::Env env, size_t size, size_t saddr, size_t dadd
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CaptureLibbpfLog();
   exports.Set("Tracer", Tracer::Define(env));
+  exports.Set("pinnedMapInfo", Napi::Function::New(env, PinnedMapInfo, "pinnedMapInfo"));
   Napi::Object layouts = Napi::Object::New(env);
   layouts.Set("tcpconnectEvent", EventLayout(env));
   layouts.Set("dnsEvent", DnsEventLayout(env));

@@ -5,8 +5,11 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <set>
 
 #include "bpf_objects.h"
@@ -64,6 +67,7 @@ void Tracer::Open(Napi::Env env, const std::string& name, Napi::Object spec) {
 
   if (spec.Has("rodata")) SetRodata(env, spec.Get("rodata").As<Napi::Object>());
   SelectPrograms(env, spec.Get("programs").As<Napi::Array>());
+  if (spec.Has("reuseMaps")) ReuseMaps(env, spec.Get("reuseMaps").As<Napi::Object>());
 
   int err = bpf_object__load(obj_);
   if (err) ThrowBpfError(env, "load", err, "load BPF object " + name);
@@ -119,6 +123,53 @@ void Tracer::SelectPrograms(Napi::Env env, Napi::Array names) {
     bpf_program__set_autoload(prog, load);
   }
   if (!wanted.empty()) throw Napi::Error::New(env, "no BPF program named " + *wanted.begin());
+}
+
+// The object's map `name` becomes the map pinned at `path` (the user's
+// --cgroupmap, say): the programs then read what the user writes there.
+void Tracer::ReuseMaps(Napi::Env env, Napi::Object pinned) {
+  Napi::Array names = pinned.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string name = names.Get(i).As<Napi::String>();
+    std::string path = pinned.Get(name).As<Napi::String>();
+    bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+    if (!map) throw Napi::Error::New(env, "no BPF map named " + name);
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0) ThrowBpfError(env, "pinned_map", errno, "open pinned map " + path);
+    int err = bpf_map__reuse_fd(map, fd);  // takes its own duplicate
+    close(fd);
+    if (err) ThrowBpfError(env, "pinned_map", err, "use pinned map " + path);
+  }
+}
+
+Napi::Value PinnedMapInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) ThrowBpfError(env, "pinned_map", errno, "open pinned object " + path);
+  // A pinned program or link has no map_type line in its fdinfo.
+  bool is_map = false;
+  std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(fd));
+  for (std::string line; std::getline(fdinfo, line);)
+    if (line.rfind("map_type:", 0) == 0) is_map = true;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("isMap", Napi::Boolean::New(env, is_map));
+  if (is_map) {
+    bpf_map_info map_info = {};
+    __u32 len = sizeof(map_info);
+    int err = bpf_obj_get_info_by_fd(fd, &map_info, &len);
+    if (err) {
+      int e = errno;
+      close(fd);
+      ThrowBpfError(env, "pinned_map", e, "read pinned map " + path);
+    }
+    out.Set("type", Napi::Number::New(env, map_info.type));
+    out.Set("keySize", Napi::Number::New(env, map_info.key_size));
+    out.Set("valueSize", Napi::Number::New(env, map_info.value_size));
+    out.Set("maxEntries", Napi::Number::New(env, map_info.max_entries));
+  }
+  close(fd);
+  return out;
 }
 
 // attach([name]): all or nothing; on failure the links made here are undone.

@@ -23,8 +23,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new Tracer(objectName, { rodata: { name: Buffer }, programs: [name] })
-  // opens the embedded object, writes rodata, loads the listed programs.
+  // new Tracer(objectName, { rodata: { name: Buffer }, programs: [name],
+  //                         reuseMaps?: { name: pinnedPath } })
+  // opens the embedded object, writes rodata, puts pinned maps in place of
+  // the object's own, loads the listed programs.
   explicit Tracer(const Napi::CallbackInfo& info);
   ~Tracer() override;
 
@@ -37,6 +39,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Open(Napi::Env env, const std::string& name, Napi::Object spec);
   void SetRodata(Napi::Env env, Napi::Object values);
   void SelectPrograms(Napi::Env env, Napi::Array names);
+  void ReuseMaps(Napi::Env env, Napi::Object pinned);
   void Teardown();
 
   static void OnReadable(uv_poll_t* handle, int status, int events);
@@ -63,3 +66,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::FunctionReference on_events_;
   std::unique_ptr<Napi::AsyncContext> async_;
 };
+
+// pinnedMapInfo(path) -> { isMap, type, keySize, valueSize, maxEntries }
+Napi::Value PinnedMapInfo(const Napi::CallbackInfo& info);

@@ -25,7 +25,9 @@ const EPILOG = `examples:
     ./tcpconnect -U        # include UID
     ./tcpconnect -u 1000   # only trace UID 1000
     ./tcpconnect -c        # count connects per src ip and dest ip/port
-    ./tcpconnect -L        # include LPORT while printing outputs`;
+    ./tcpconnect -L        # include LPORT while printing outputs
+    ./tcpconnect --cgroupmap mappath  # only trace cgroups in this BPF map
+    ./tcpconnect --mntnsmap mappath   # only trace mount namespaces in the map`;
 
 export const OPTIONS: OptionDoc[] = [
   { short: '-t', long: '--timestamp', help: 'include timestamp on output' },
@@ -37,6 +39,8 @@ export const OPTIONS: OptionDoc[] = [
   { short: '-U', long: '--print-uid', help: 'include UID on output' },
   { short: '-u', long: '--uid', metavar: 'UID', help: 'trace this UID only' },
   { short: '-c', long: '--count', help: 'count connects per src ip and dest ip/port' },
+  { long: '--cgroupmap', metavar: 'CGROUPMAP', help: 'trace cgroups in this BPF map only' },
+  { long: '--mntnsmap', metavar: 'MNTNSMAP', help: 'trace mount namespaces in this BPF map only' },
   { short: '-d', long: '--dns', help: 'include likely DNS query associated with each connect' },
   {
     long: '--attach',
@@ -55,6 +59,8 @@ export interface TcpconnectOptions {
   uid?: number;
   count: boolean;
   dns: boolean;
+  cgroupmap?: string;
+  mntnsmap?: string;
   attach: AttachMethod;
 }
 
@@ -127,6 +133,8 @@ export function parseArgs(argv: string[]): Parsed {
       uid: o.uid === undefined ? undefined : parseUid(o.uid),
       count: Boolean(o.count),
       dns: Boolean(o.dns),
+      cgroupmap: o.cgroupmap,
+      mntnsmap: o.mntnsmap,
       attach: o.attach === undefined ? 'auto' : parseAttach(o.attach),
     },
   };

@@ -14,6 +14,8 @@ export interface TracerSpec {
   rodata: Record<string, Buffer>;
   /** programs to load; the others in the object are not loaded */
   programs: string[];
+  /** map name -> path of a pinned map to use in its place */
+  reuseMaps?: Record<string, string>;
 }
 
 export interface NativeTracer {
@@ -41,6 +43,7 @@ export interface NativeBinding {
     ipv6FlowKey: RecordLayout;
   };
   portBitmapBytes: number;
+  pinnedMapInfo(path: string): { isMap: boolean; type?: number; keySize?: number; valueSize?: number; maxEntries?: number };
 }
 
 export const ADDON_PATH = path.resolve(

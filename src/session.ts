@@ -20,6 +20,7 @@ export interface AttachPlan {
   tool: string;
   object: string;
   rodata: Record<string, Buffer>;
+  reuseMaps?: Record<string, string>;
   kprobe: ProbeSet;
   tracepoint: ProbeSet;
   method: AttachMethod;
@@ -70,12 +71,17 @@ export function openAndAttach(native: NativeBinding, plan: AttachPlan): Attached
     // verifier here even on kernels where they cannot attach.
     tracer = new native.Tracer(plan.object, {
       rodata: plan.rodata,
+      reuseMaps: plan.reuseMaps,
       programs: sets.flatMap(([, s]) => s.programs),
     });
   } catch (err) {
     if (plan.method !== 'auto') throw loadError(plan.tool, err);
     try {
-      tracer = new native.Tracer(plan.object, { rodata: plan.rodata, programs: plan.tracepoint.programs });
+      tracer = new native.Tracer(plan.object, {
+        rodata: plan.rodata,
+        reuseMaps: plan.reuseMaps,
+        programs: plan.tracepoint.programs,
+      });
       sets.splice(0, 1);
     } catch {
       throw loadError(plan.tool, err);

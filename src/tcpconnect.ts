@@ -5,6 +5,7 @@
 // whole run can be tested with a fake native binding.
 
 import { HELP, PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
+import { checkFilterMap } from './containers.js';
 import { decodeCounts } from './count.js';
 import { decodeBatch } from './decode.js';
 import { DnsCache } from './dns.js';
@@ -50,6 +51,8 @@ export function rodata(opts: TcpconnectOptions, portBitmapBytes: number): Record
     // -c ignores -L (as bcc): counts need no local port, so nothing waits for it.
     defer_to_lport: Buffer.from([opts.lport && !opts.count ? 1 : 0]),
     do_count: Buffer.from([opts.count ? 1 : 0]),
+    filter_cgroup: Buffer.from([opts.cgroupmap ? 1 : 0]),
+    filter_mntns: Buffer.from([opts.mntnsmap ? 1 : 0]),
   };
 }
 
@@ -59,6 +62,10 @@ export function attachPlan(opts: TcpconnectOptions, native: NativeBinding): Atta
     tool: PROG,
     object: 'tcpconnect',
     rodata: rodata(opts, native.portBitmapBytes),
+    reuseMaps: {
+      ...(opts.cgroupmap ? { cgroup_filter: opts.cgroupmap } : {}),
+      ...(opts.mntnsmap ? { mntns_filter: opts.mntnsmap } : {}),
+    },
     kprobe: {
       programs: [
         'tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return',
@@ -110,6 +117,10 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
       `${PROG}: this kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF=y`,
     );
   const native = io.native();
+  if (opts.cgroupmap)
+    checkFilterMap(PROG, native, { flag: '--cgroupmap', path: opts.cgroupmap, keys: 'cgroup v2 ids' });
+  if (opts.mntnsmap)
+    checkFilterMap(PROG, native, { flag: '--mntnsmap', path: opts.mntnsmap, keys: 'mount namespace ids' });
   const { tracer, notice } = openAndAttach(native, attachPlan(opts, native));
   try {
     const rows = new RowFormatter(opts);

@@ -65,6 +65,8 @@ describe('parseArgs', () => {
         uid: undefined,
         count: false,
         dns: false,
+        cgroupmap: undefined,
+        mntnsmap: undefined,
         attach: 'auto',
       },
     });
@@ -81,11 +83,16 @@ describe('parseArgs', () => {
       kind: 'run',
       options: {
         timestamp: true, pid: 181, ports: [80, 81], family: 6, lport: true, printUid: true, uid: 1000, count: true, dns: false,
-        attach: 'auto',
+        cgroupmap: undefined, mntnsmap: undefined, attach: 'auto',
       },
     };
     expect(short).toEqual(want);
     expect(long).toEqual(want);
+  });
+
+  it('takes --cgroupmap and --mntnsmap paths', () => {
+    const p = parseArgs(['--cgroupmap', '/sys/fs/bpf/cg', '--mntnsmap', '/sys/fs/bpf/mnt']);
+    expect(p.kind === 'run' && [p.options.cgroupmap, p.options.mntnsmap]).toEqual(['/sys/fs/bpf/cg', '/sys/fs/bpf/mnt']);
   });
 
   it('takes -4 and --attach tracepoint', () => {

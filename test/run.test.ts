@@ -41,7 +41,12 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
       kernel.closed++;
     }
   }
-  return { Tracer, layouts: { tcpconnectEvent: EVENT_LAYOUT }, portBitmapBytes: 8192 } as unknown as NativeBinding;
+  return {
+    Tracer,
+    layouts: { tcpconnectEvent: EVENT_LAYOUT },
+    portBitmapBytes: 8192,
+    pinnedMapInfo: () => ({ isMap: true, type: 1, keySize: 8, valueSize: 8, maxEntries: 128 }),
+  } as unknown as NativeBinding;
 }
 
 function harness(over: Partial<FakeKernel> = {}, env: { euid?: number; btf?: boolean } = {}) {

@@ -155,15 +155,20 @@ export function connectFrom(
   });
 }
 
-/** A child that connects when told to, so its PID is known beforehand. */
+/**
+ * A child that connects when told to, so its PID is known beforehand (and
+ * it can be moved into a cgroup first). `wrap` runs it under another
+ * command that execs it, such as ['unshare', '-m'].
+ */
 export async function armedConnector(
   comm: string,
   host: string,
   port: number,
+  wrap: string[] = [],
 ): Promise<{ pid: number; fire: () => Promise<Connected> }> {
-  const child = spawn(process.execPath, [CONNECTOR, comm, host, String(port), '--wait'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const argv = [process.execPath, CONNECTOR, comm, host, String(port), '--wait'];
+  const [cmd, ...args] = [...wrap, ...argv];
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   let onData = () => {};
   child.stdout!.on('data', (d) => {

@@ -17,9 +17,9 @@ const kernelHasKprobes =
 const options = { timestamp: false, family: 0, lport: true, printUid: false, count: false, dns: false, attach: 'kprobe' } as const;
 
 describeE2E('kprobe path', () => {
-  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d alike)', () => {
+  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d, --cgroupmap, --mntnsmap alike)', () => {
     const native = loadNative();
-    for (const extra of [{}, { pid: 1, uid: 0, ports: [80, 443], family: 6 as const }, { count: true }, { dns: true }]) {
+    for (const extra of [{}, { pid: 1, uid: 0, ports: [80, 443], family: 6 as const }, { count: true }, { dns: true }, { cgroupmap: '/x', mntnsmap: '/y' }]) {
       const plan = attachPlan({ ...options, ...extra }, native);
       const tracer = new native.Tracer(plan.object, { rodata: plan.rodata, programs: plan.kprobe.programs });
       try {
