@@ -3,11 +3,11 @@
 // tcpconnect's command line: bcc's flags and help texts, parsed by
 // commander, laid out as argparse does, validated by src/options.ts.
 
-import { Command, CommanderError, Option } from 'commander';
-
+import { parseOptions } from './args.js';
 import { UsageError } from './errors.js';
 import { help, usage, type OptionDoc } from './help.js';
 import { parseAttach, parsePid, parsePorts, parseUid, type AttachMethod } from './options.js';
+import type { Parsed as ToolParsed } from './tool.js';
 
 export const PROG = 'tcpconnect';
 const DESCRIPTION = 'Trace TCP connects';
@@ -64,78 +64,33 @@ export interface TcpconnectOptions {
   attach: AttachMethod;
 }
 
-export type Parsed = { kind: 'help'; text: string } | { kind: 'run'; options: TcpconnectOptions };
+export type Parsed = ToolParsed<TcpconnectOptions>;
 
 export const USAGE = usage(PROG, OPTIONS);
 export const HELP = help(PROG, DESCRIPTION, OPTIONS, EPILOG);
 
-function program(): Command {
-  const cmd = new Command(PROG)
-    .exitOverride()
-    .helpOption(false)
-    .allowExcessArguments(false)
-    .configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} })
-    .addOption(new Option('-h, --help'));
-  for (const doc of OPTIONS) {
-    const flags = [doc.short, doc.long].filter(Boolean).join(', ') + (doc.metavar ? ` <${doc.metavar}>` : '');
-    const opt = new Option(flags, doc.help);
-    if (doc.group)
-      opt.conflicts(
-        OPTIONS.filter((o) => o.group === doc.group && o !== doc).map((o) => o.long.replace(/^--/, '')),
-      );
-    cmd.addOption(opt);
-  }
-  return cmd;
-}
-
-// "-p, --pid <PID>" -> "-p/--pid", as argparse names an argument.
-const argName = (flags: string) => flags.replace(/ <.*>$/, '').replace(', ', '/');
-
-/** commander's messages, worded as argparse words them. */
-function argparseMessage(err: CommanderError, argv: string[]): string {
-  const m = err.message.replace(/^error: /, '');
-  let g: RegExpMatchArray | null;
-  if ((g = m.match(/^option '(.+)' cannot be used with option '(.+)'$/))) {
-    // argparse names the one given last first.
-    const seenAt = (flags: string) => Math.max(...argName(flags).split('/').map((f) => argv.lastIndexOf(f)));
-    const [first, last] = [g[1], g[2]].sort((a, b) => seenAt(a) - seenAt(b));
-    return `argument ${argName(last)}: not allowed with argument ${argName(first)}`;
-  }
-  if ((g = m.match(/^option '(.+)' argument missing$/))) return `argument ${argName(g[1])}: expected one argument`;
-  if ((g = m.match(/^unknown option '(.+)'$/))) return `unrecognized arguments: ${g[1]}`;
-  if (err.code === 'commander.excessArguments')
-    return `unrecognized arguments: ${argv.filter((a) => !a.startsWith('-')).slice(-1)[0] ?? ''}`;
-  return m;
-}
-
 /** Parses argv (without node and script); throws UsageError. */
 export function parseArgs(argv: string[]): Parsed {
-  const cmd = program();
-  try {
-    cmd.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) throw new UsageError(argparseMessage(err, argv));
-    throw err;
-  }
-  const o = cmd.opts();
-  if (o.help) return { kind: 'help', text: HELP };
+  const o = parseOptions(PROG, OPTIONS, argv);
+  if (o === 'help') return { kind: 'help', text: HELP };
   // bcc's words; bcc then exits 0, a usage error is what users expect.
   if (o.count && o.dns) throw new UsageError('you may not specify -d/--dns with -c/--count');
+  const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
   return {
     kind: 'run',
     options: {
       timestamp: Boolean(o.timestamp),
-      pid: o.pid === undefined ? undefined : parsePid(o.pid),
-      ports: o.port === undefined ? undefined : parsePorts(o.port),
+      pid: o.pid === undefined ? undefined : parsePid(str(o.pid)!),
+      ports: o.port === undefined ? undefined : parsePorts(str(o.port)!),
       family: o.ipv4 ? 4 : o.ipv6 ? 6 : 0,
       lport: Boolean(o.lport),
       printUid: Boolean(o.printUid),
-      uid: o.uid === undefined ? undefined : parseUid(o.uid),
+      uid: o.uid === undefined ? undefined : parseUid(str(o.uid)!),
       count: Boolean(o.count),
       dns: Boolean(o.dns),
-      cgroupmap: o.cgroupmap,
-      mntnsmap: o.mntnsmap,
-      attach: o.attach === undefined ? 'auto' : parseAttach(o.attach),
+      cgroupmap: str(o.cgroupmap),
+      mntnsmap: str(o.mntnsmap),
+      attach: o.attach === undefined ? 'auto' : parseAttach(str(o.attach)!),
     },
   };
 }

@@ -49,3 +49,27 @@ export function checkFilterMap(tool: string, native: NativeBinding, map: FilterM
   if (info.keySize !== 8)
     throw new FatalError(`${where}: keys of ${info.keySize} bytes; it needs 8-byte keys (${map.keys})`);
 }
+
+/** Checks --cgroupmap/--mntnsmap and returns their rodata switches and the maps to reuse. */
+export function containerFilters(
+  tool: string,
+  native: NativeBinding,
+  opts: { cgroupmap?: string; mntnsmap?: string },
+): { rodata: Record<string, Buffer>; reuseMaps: Record<string, string> } {
+  const reuseMaps: Record<string, string> = {};
+  if (opts.cgroupmap) {
+    checkFilterMap(tool, native, { flag: '--cgroupmap', path: opts.cgroupmap, keys: 'cgroup v2 ids' });
+    reuseMaps.cgroup_filter = opts.cgroupmap;
+  }
+  if (opts.mntnsmap) {
+    checkFilterMap(tool, native, { flag: '--mntnsmap', path: opts.mntnsmap, keys: 'mount namespace ids' });
+    reuseMaps.mntns_filter = opts.mntnsmap;
+  }
+  return {
+    rodata: {
+      filter_cgroup: Buffer.from([opts.cgroupmap ? 1 : 0]),
+      filter_mntns: Buffer.from([opts.mntnsmap ? 1 : 0]),
+    },
+    reuseMaps,
+  };
+}

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 
 import { loadNative } from './native.js';
-import type { Io } from './tcpconnect.js';
+import type { Io } from './tool.js';
 
 export interface ProcessIo extends Io {
   exit(code: number): void;
@@ -53,4 +53,21 @@ export function processIo(tool: string): ProcessIo {
       process.stdout.write('', () => process.exit(code));
     },
   };
+}
+
+/**
+ * The whole of an executable: run the tool on this process and exit with
+ * its code. An unexpected error is a bug, not a user error: one line, no
+ * stack trace, and nothing left loaded (the tracer's close() ran in a
+ * finally, and the kernel drops the rest with the process).
+ */
+export function main(tool: string, run: (argv: string[], io: Io) => Promise<number>): void {
+  const io = processIo(tool);
+  run(process.argv.slice(2), io).then(
+    (code) => io.exit(code),
+    (err: unknown) => {
+      io.err(`${tool}: internal error: ${err instanceof Error ? err.message : String(err)}`);
+      io.exit(1);
+    },
+  );
 }

@@ -1,71 +1,44 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// tcpconnect as a function: argv in, rows out, exit code back. Everything
-// outside (stdout, stderr, the addon, signals) comes in through Io, so the
-// whole run can be tested with a fake native binding.
+// tcpconnect as a function: argv in, rows out, exit code back (the shared
+// plumbing is in tool.ts).
 
-import { HELP, PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
-import { checkFilterMap } from './containers.js';
+import { PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
+import { containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
 import { decodeBatch } from './decode.js';
 import { DnsCache } from './dns.js';
-import { FatalError, UsageError } from './errors.js';
 import { BANNER, RowFormatter, countTable, header } from './format.js';
 import type { NativeBinding } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
-
-export interface Io {
-  /** rows and the header: latin1 text, written as it comes */
-  out(text: string): void;
-  /** notices, warnings, errors: one line each */
-  err(line: string): void;
-  native(): NativeBinding;
-  geteuid(): number;
-  btfAvailable(): boolean;
-  /** resolves when the run should end: a signal, or the reader of stdout went away */
-  stopped(): Promise<void>;
-}
+import { PERF_PAGES, commonRodata, flag, preflight, runTool, u32, type Io, type Tool } from './tool.js';
 
 /** COUNT_MAP_ENTRIES of bpf/tcpconnect.h, for the message when a map fills. */
 const COUNT_MAP_ENTRIES = 65536;
 
-/** Perf buffer pages per CPU (bcc: 8); more absorbs bursts of connects. */
-export const PERF_PAGES = 64;
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-}
-
+/** tcpconnect's rodata; --cgroupmap/--mntnsmap's come from containerFilters(). */
 export function rodata(opts: TcpconnectOptions, portBitmapBytes: number): Record<string, Buffer> {
-  const ports = Buffer.alloc(portBitmapBytes);
-  for (const p of opts.ports ?? []) ports[p >> 3] |= 1 << (p & 7);
   return {
-    filter_pid: u32(opts.pid ?? 0),
-    filter_uid_on: Buffer.from([opts.uid === undefined ? 0 : 1]),
+    ...commonRodata(opts, portBitmapBytes),
+    filter_uid_on: flag(opts.uid !== undefined),
     filter_uid: u32(opts.uid ?? 0),
-    filter_ports_on: Buffer.from([opts.ports ? 1 : 0]),
-    filter_ports: ports,
-    filter_family: Buffer.from([opts.family]),
     // -c ignores -L (as bcc): counts need no local port, so nothing waits for it.
-    defer_to_lport: Buffer.from([opts.lport && !opts.count ? 1 : 0]),
-    do_count: Buffer.from([opts.count ? 1 : 0]),
-    filter_cgroup: Buffer.from([opts.cgroupmap ? 1 : 0]),
-    filter_mntns: Buffer.from([opts.mntnsmap ? 1 : 0]),
+    defer_to_lport: flag(opts.lport && !opts.count),
+    do_count: flag(opts.count),
   };
 }
 
-export function attachPlan(opts: TcpconnectOptions, native: NativeBinding): AttachPlan {
+export function attachPlan(
+  opts: TcpconnectOptions,
+  native: NativeBinding,
+  containers: ReturnType<typeof containerFilters> = { rodata: {}, reuseMaps: {} },
+): AttachPlan {
   const lport = opts.lport && !opts.count;
   return {
     tool: PROG,
     object: 'tcpconnect',
-    rodata: rodata(opts, native.portBitmapBytes),
-    reuseMaps: {
-      ...(opts.cgroupmap ? { cgroup_filter: opts.cgroupmap } : {}),
-      ...(opts.mntnsmap ? { mntns_filter: opts.mntnsmap } : {}),
-    },
+    rodata: { ...rodata(opts, native.portBitmapBytes), ...containers.rodata },
+    reuseMaps: containers.reuseMaps,
     kprobe: {
       programs: [
         'tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return',
@@ -85,43 +58,16 @@ export function attachPlan(opts: TcpconnectOptions, native: NativeBinding): Atta
   };
 }
 
-export async function run(argv: string[], io: Io): Promise<number> {
-  let opts: TcpconnectOptions;
-  try {
-    const parsed = parseArgs(argv);
-    if (parsed.kind === 'help') {
-      io.out(HELP);
-      return 0;
-    }
-    opts = parsed.options;
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.err(USAGE);
-    io.err(`${PROG}: error: ${err.message}`);
-    return err.exitCode;
-  }
+export const TCPCONNECT: Tool<TcpconnectOptions> = { prog: PROG, usage: USAGE, parse: parseArgs, trace };
 
-  try {
-    return await trace(opts, io);
-  } catch (err) {
-    if (!(err instanceof FatalError)) throw err;
-    io.err(err.message);
-    return err.exitCode;
-  }
+export function run(argv: string[], io: Io): Promise<number> {
+  return runTool(TCPCONNECT, argv, io);
 }
 
 async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
-  if (io.geteuid() !== 0) throw new FatalError(`${PROG}: must be run as root (try: sudo ${PROG})`);
-  if (!io.btfAvailable())
-    throw new FatalError(
-      `${PROG}: this kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF=y`,
-    );
-  const native = io.native();
-  if (opts.cgroupmap)
-    checkFilterMap(PROG, native, { flag: '--cgroupmap', path: opts.cgroupmap, keys: 'cgroup v2 ids' });
-  if (opts.mntnsmap)
-    checkFilterMap(PROG, native, { flag: '--mntnsmap', path: opts.mntnsmap, keys: 'mount namespace ids' });
-  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native));
+  const native = preflight(PROG, io);
+  const containers = containerFilters(PROG, native, opts);
+  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers));
   try {
     const rows = new RowFormatter(opts);
     const dns = opts.dns ? new DnsCache() : undefined;

@@ -8,7 +8,8 @@ import * as dnsPacket from 'dns-packet';
 
 import { EVENT_LAYOUT } from '../src/decode.js';
 import type { NativeBinding, NativeTracer, TracerSpec } from '../src/native.js';
-import { run, type Io } from '../src/tcpconnect.js';
+import { run } from '../src/tcpconnect.js';
+import type { Io } from '../src/tool.js';
 
 interface FakeKernel {
   kprobes: boolean; // can kprobes attach?

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What bpf/tcpconnect.bpf.c and bpf/tcpaccept.bpf.c share: the filters every
+ * tool applies in the kernel (rodata set by user space before load, and the
+ * user's pinned container maps), the events perf buffer, and the reads of a
+ * task and a sock into struct event.
+ */
+#ifndef TCPCONNECT_COMMON_BPF_H
+#define TCPCONNECT_COMMON_BPF_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "kernel.h"
+#include "tcpconnect.h"
+
+/* Configuration, written by user space between open and load. */
+const volatile __u32 filter_pid = 0;		/* TGID; 0: every process */
+const volatile bool filter_uid_on = false;
+const volatile __u32 filter_uid = 0;
+const volatile bool filter_ports_on = false;
+const volatile __u8 filter_ports[PORT_BITMAP_BYTES] = {};	/* bit per port */
+const volatile __u8 filter_family = 0;		/* 4 or 6; 0: both */
+const volatile bool filter_cgroup = false;	/* --cgroupmap */
+const volatile bool filter_mntns = false;	/* --mntnsmap */
+
+/*
+ * --cgroupmap and --mntnsmap: user space puts the user's pinned hash maps
+ * in place of these before load (keys: cgroup v2 id, mount namespace inode;
+ * values ignored), so keys added or removed while tracing count at once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u64);
+} cgroup_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u32);
+} mntns_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} events SEC(".maps");
+
+static __always_inline bool task_wanted(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (filter_cgroup) {
+		__u64 cgroup = bpf_get_current_cgroup_id();
+
+		if (!bpf_map_lookup_elem(&cgroup_filter, &cgroup))
+			return false;
+	}
+	if (filter_mntns) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		__u64 mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+
+		if (!bpf_map_lookup_elem(&mntns_filter, &mntns))
+			return false;
+	}
+
+	if (filter_pid && (__u32)(pid_tgid >> 32) != filter_pid)
+		return false;
+	if (filter_uid_on && (__u32)bpf_get_current_uid_gid() != filter_uid)
+		return false;
+	return true;
+}
+
+/* -P: one bit per port, so any number of ports costs one lookup. */
+static __always_inline bool port_wanted(__u16 port)
+{
+	return !filter_ports_on || (filter_ports[port >> 3] & (1 << (port & 7)));
+}
+
+/* Addresses and ports of sk, as IPv4 or IPv6 per ip. */
+static __always_inline void read_flow(struct event *ev, struct sock *sk, __u8 ip)
+{
+	ev->ip = ip;
+	if (ip == 4) {
+		bpf_core_read(ev->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(ev->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(ev->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(ev->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	ev->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+}
+
+static __always_inline void read_task(struct event *ev)
+{
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->kind = RECORD_CONNECT;
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(ev->task, sizeof(ev->task));
+}
+
+#endif /* TCPCONNECT_COMMON_BPF_H */

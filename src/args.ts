@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Command lines parsed by commander from an option table (OptionDoc, the
+// same table help.ts lays out), with argparse's exit status and wording for
+// its errors. Values stay strings: each tool validates them (options.ts).
+
+import { Command, CommanderError, Option } from 'commander';
+
+import { UsageError } from './errors.js';
+import type { OptionDoc } from './help.js';
+
+export type RawOptions = Record<string, string | boolean | undefined>;
+
+function program(prog: string, options: OptionDoc[]): Command {
+  const cmd = new Command(prog)
+    .exitOverride()
+    .helpOption(false)
+    .allowExcessArguments(false)
+    .configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} })
+    .addOption(new Option('-h, --help'));
+  for (const doc of options) {
+    const flags = [doc.short, doc.long].filter(Boolean).join(', ') + (doc.metavar ? ` <${doc.metavar}>` : '');
+    const opt = new Option(flags, doc.help);
+    if (doc.group)
+      opt.conflicts(
+        options.filter((o) => o.group === doc.group && o !== doc).map((o) => o.long.replace(/^--/, '')),
+      );
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+// "-p, --pid <PID>" -> "-p/--pid", as argparse names an argument.
+const argName = (flags: string) => flags.replace(/ <.*>$/, '').replace(', ', '/');
+
+/** commander's messages, worded as argparse words them. */
+function argparseMessage(err: CommanderError, argv: string[]): string {
+  const m = err.message.replace(/^error: /, '');
+  let g: RegExpMatchArray | null;
+  if ((g = m.match(/^option '(.+)' cannot be used with option '(.+)'$/))) {
+    // argparse names the one given last first.
+    const seenAt = (flags: string) => Math.max(...argName(flags).split('/').map((f) => argv.lastIndexOf(f)));
+    const [first, last] = [g[1], g[2]].sort((a, b) => seenAt(a) - seenAt(b));
+    return `argument ${argName(last)}: not allowed with argument ${argName(first)}`;
+  }
+  if ((g = m.match(/^option '(.+)' argument missing$/))) return `argument ${argName(g[1])}: expected one argument`;
+  if ((g = m.match(/^unknown option '(.+)'$/))) return `unrecognized arguments: ${g[1]}`;
+  if (err.code === 'commander.excessArguments')
+    return `unrecognized arguments: ${argv.filter((a) => !a.startsWith('-')).slice(-1)[0] ?? ''}`;
+  return m;
+}
+
+/** The options given (by commander's camelCase names), or 'help' for -h; throws UsageError. */
+export function parseOptions(prog: string, options: OptionDoc[], argv: string[]): RawOptions | 'help' {
+  const cmd = program(prog, options);
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) throw new UsageError(argparseMessage(err, argv));
+    throw err;
+  }
+  const o = cmd.opts() as RawOptions;
+  return o.help ? 'help' : o;
+}

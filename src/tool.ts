@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// What every tool's run shares: the Io it is given (so a whole run can be
+// tested with a fake addon), the mapping of errors to exit codes, the checks
+// before loading anything, and rodata encoding of the shared filters.
+
+import { FatalError, UsageError } from './errors.js';
+import type { NativeBinding } from './native.js';
+
+export interface Io {
+  /** rows and the header: latin1 text, written as it comes */
+  out(text: string): void;
+  /** notices, warnings, errors: one line each */
+  err(line: string): void;
+  native(): NativeBinding;
+  geteuid(): number;
+  btfAvailable(): boolean;
+  /** resolves when the run should end: a signal, or the reader of stdout went away */
+  stopped(): Promise<void>;
+}
+
+export type Parsed<O> = { kind: 'help'; text: string } | { kind: 'run'; options: O };
+
+export interface Tool<O> {
+  prog: string;
+  usage: string;
+  parse(argv: string[]): Parsed<O>;
+  trace(options: O, io: Io): Promise<number>;
+}
+
+/** argv in, exit code out: 0, 2 for usage errors (as argparse), 1 for what prevents tracing. */
+export async function runTool<O>(tool: Tool<O>, argv: string[], io: Io): Promise<number> {
+  let parsed: Parsed<O>;
+  try {
+    parsed = tool.parse(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(tool.usage);
+    io.err(`${tool.prog}: error: ${err.message}`);
+    return err.exitCode;
+  }
+  if (parsed.kind === 'help') {
+    io.out(parsed.text);
+    return 0;
+  }
+  try {
+    return await tool.trace(parsed.options, io);
+  } catch (err) {
+    if (!(err instanceof FatalError)) throw err;
+    io.err(err.message);
+    return err.exitCode;
+  }
+}
+
+/** Root and BTF, checked before the addon is even loaded. */
+export function preflight(prog: string, io: Io): NativeBinding {
+  if (io.geteuid() !== 0) throw new FatalError(`${prog}: must be run as root (try: sudo ${prog})`);
+  if (!io.btfAvailable())
+    throw new FatalError(`${prog}: this kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF=y`);
+  return io.native();
+}
+
+/** Perf buffer pages per CPU (bcc: 8); more absorbs bursts. */
+export const PERF_PAGES = 64;
+
+export function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+export const flag = (on: unknown): Buffer => Buffer.from([on ? 1 : 0]);
+
+/** The rodata of bpf/common.bpf.h's filters: -p, -P (a bit per port), -4/-6. */
+export function commonRodata(
+  opts: { pid?: number; ports?: number[]; family: 0 | 4 | 6 },
+  portBitmapBytes: number,
+): Record<string, Buffer> {
+  const ports = Buffer.alloc(portBitmapBytes);
+  for (const p of opts.ports ?? []) ports[p >> 3] |= 1 << (p & 7);
+  return {
+    filter_pid: u32(opts.pid ?? 0),
+    filter_ports_on: flag(opts.ports),
+    filter_ports: ports,
+    filter_family: Buffer.from([opts.family]),
+  };
+}
