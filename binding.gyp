@@ -10,7 +10,7 @@
       "actions": [
         {
           "action_name": "bpf_objects",
-          "inputs": ["bpf/tcpconnect.bpf.c", "bpf/tcpconnect.h", "bpf/kernel.h", "scripts/build-bpf.sh"],
+          "inputs": ["bpf/tcpconnect.bpf.c", "bpf/tcpaccept.bpf.c", "bpf/common.bpf.h", "bpf/tcpconnect.h", "bpf/kernel.h", "scripts/build-bpf.sh"],
           "outputs": ["<(module_root_dir)/.output/bpf_objects.h"],
           "action": ["sh", "<(module_root_dir)/scripts/build-bpf.sh", "<(module_root_dir)/.output"]
         }

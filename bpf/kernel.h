@@ -37,6 +37,25 @@ struct sock_common {
 
 struct sock {
 	struct sock_common __sk_common;
+	__u16 sk_protocol;		/* a u16 since 5.6 */
+} __attribute__((preserve_access_index));
+
+/* tcpaccept on tracepoints: from an fd to its sock. */
+struct socket {
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
+struct file {
+	void *private_data;		/* struct socket * for a socket */
+} __attribute__((preserve_access_index));
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
 } __attribute__((preserve_access_index));
 
 struct sk_buff {
@@ -88,6 +107,7 @@ struct nsproxy {
 
 struct task_struct {
 	struct nsproxy *nsproxy;
+	struct files_struct *files;
 } __attribute__((preserve_access_index));
 
 struct trace_entry {
@@ -104,6 +124,13 @@ struct trace_event_raw_inet_sock_set_state {
 	int oldstate;
 	int newstate;
 	__u16 protocol;
+} __attribute__((preserve_access_index));
+
+/* syscalls:sys_exit_* */
+struct syscall_trace_exit {
+	struct trace_entry ent;
+	int nr;
+	long ret;
 } __attribute__((preserve_access_index));
 
 /* net:net_dev_queue */

@@ -41,4 +41,4 @@ fi
 # without the others. With the lock file present, npm install follows it.
 npm install --no-audit --no-fund
 npm install -g --no-audit --no-fund . >/dev/null
-echo "setup: done; run: tcpconnect (or: man tcpconnect)"
+echo "setup: done; run: tcpconnect or tcpaccept (and: man tcpconnect)"

@@ -20,6 +20,12 @@ const FORMATS = {
     header: '%-7s %-12s %-2s %-16s %-6s %-16s %-6s',
     row: '%-7d %-12.12s %-2d %-16s %-6d %-16s %-6d %s',
   },
+  // tcpaccept (tools/tcpaccept.py): no banner; -T and -t prefixes.
+  accept: {
+    header: '%-7s %-12s %-2s %-16s %-5s %-16s %-5s',
+    row: '%-7d %-12.12s %-2d %-16s %-5d %-16s %-5d',
+    time: { header: '%-9s', row: '%-9s' },
+  },
   // -c: bcc prints "\n" + header, then each key as "%-25s %-25s %-20s" and
   // the count as "%s %-10d" of that.
   count: {
@@ -75,4 +81,42 @@ export function countTable(ipv4: FlowCount[], ipv6: FlowCount[]): string {
   for (const f of [...ipv4, ...ipv6])
     lines.push(sprintf(count.row, sprintf(count.key, f.saddr, f.daddr, f.dport), f.count));
   return `${lines.join('\n')}\n`;
+}
+
+export interface AcceptColumns {
+  time: boolean; // -T
+  timestamp: boolean; // -t
+}
+
+export function acceptHeader(cols: AcceptColumns): string {
+  const { accept, timestamp } = FORMATS;
+  let line = '';
+  if (cols.time) line += sprintf(accept.time.header, 'TIME');
+  if (cols.timestamp) line += sprintf(timestamp.header, 'TIME(s)');
+  return line + sprintf(accept.header, 'PID', 'COMM', 'IP', 'RADDR', 'RPORT', 'LADDR', 'LPORT');
+}
+
+/** HH:MM:SS of the local wall clock, as Python's time.strftime("%H:%M:%S"). */
+export function wallClock(now: Date): string {
+  return [now.getHours(), now.getMinutes(), now.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/** tcpaccept's rows: the record is tcpconnect's, saddr/lport local and daddr/dport remote. */
+export class AcceptRowFormatter {
+  private startUs: number | undefined;
+
+  constructor(private readonly cols: AcceptColumns) {}
+
+  /** now: the wall clock at print time (bcc's -T is not the event's time). */
+  row(ev: ConnectEvent, now: Date): string {
+    const { accept, timestamp } = FORMATS;
+    let line = '';
+    if (this.cols.time) line += sprintf(accept.time.row, wallClock(now));
+    if (this.cols.timestamp) {
+      const us = Number(ev.tsNs / 1000n);
+      this.startUs ??= us;
+      line += sprintf(timestamp.row, (us - this.startUs) / 1000000);
+    }
+    return line + sprintf(accept.row, ev.pid, ev.task, ev.ip, ev.daddr, ev.dport, ev.saddr, ev.lport);
+  }
 }

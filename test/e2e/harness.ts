@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'bin', 'tcpconnect.js');
+export const ACCEPT_CLI = path.join(ROOT, 'dist', 'bin', 'tcpaccept.js');
 export const ADDON = path.join(ROOT, 'build', 'Release', 'tcpconnect.node');
 const CONNECTOR = path.join(ROOT, 'test', 'e2e', 'connector.mjs');
 export const NOBODY = 65534;
@@ -59,7 +60,10 @@ export class ToolRun {
   private exited: Promise<Finished>;
   private waiters: Array<() => void> = [];
 
-  private constructor(readonly proc: ChildProcess) {
+  private constructor(
+    readonly proc: ChildProcess,
+    private readonly headerLines: number,
+  ) {
     proc.stdout!.setEncoding('latin1').on('data', (d: string) => this.feed(() => (this.stdout += d)));
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => this.feed(() => (this.stderr += d)));
     running.add(this);
@@ -77,15 +81,16 @@ export class ToolRun {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Starts the CLI and waits for its header (programs attached). */
-  static start(args: string[], headerLines = 2): Promise<ToolRun> {
-    return ToolRun.spawn(process.execPath, [CLI, ...args], headerLines);
+  /** Starts the CLI (tcpconnect unless told) and waits for its header (programs attached). */
+  static start(args: string[], headerLines = 2, cli = CLI): Promise<ToolRun> {
+    return ToolRun.spawn(process.execPath, [cli, ...args], headerLines);
   }
 
   /** Starts any tracer (bcc's too) and waits for its first headerLines lines. */
   static async spawn(command: string, args: string[], headerLines = 2, timeoutMs = 10000): Promise<ToolRun> {
     const run = new ToolRun(
       spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } }),
+      headerLines,
     );
     await run.waitUntil(() => run.stdout.split('\n').length > headerLines || run.proc.exitCode !== null, timeoutMs);
     if (run.proc.exitCode !== null) throw new Error(`${command} exited early: ${run.stderr}`);
@@ -94,7 +99,7 @@ export class ToolRun {
 
   /** Lines after the banner and header. */
   rows(): string[] {
-    return this.stdout.split('\n').slice(2, -1);
+    return this.stdout.split('\n').slice(this.headerLines, -1);
   }
 
   waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -221,7 +226,7 @@ export function loadedPrograms(): string[] {
   return list.map((p) => p.name ?? '');
 }
 
-export const OUR_PROGRAMS = /^tcpc_/;
+export const OUR_PROGRAMS = /^tcp[ca]_/;
 
 /** bcc's row: "%-7d %-12.12s %-2d %-16s %-16s %-6d " */
 export function bccRow(pid: number, comm: string, ip: number, saddr: string, daddr: string, dport: number): string {

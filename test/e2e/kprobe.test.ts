@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { expect, it } from 'vitest';
 
 import { loadNative } from '../../src/native.js';
+import { attachPlan as acceptPlan } from '../../src/tcpaccept.js';
 import { attachPlan } from '../../src/tcpconnect.js';
 import { CLI, ToolRun, describeE2E, loadedPrograms } from './harness.js';
 
@@ -19,8 +20,10 @@ const options = { timestamp: false, family: 0, lport: true, printUid: false, cou
 describeE2E('kprobe path', () => {
   it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d, --cgroupmap, --mntnsmap alike)', () => {
     const native = loadNative();
-    for (const extra of [{}, { pid: 1, uid: 0, ports: [80, 443], family: 6 as const }, { count: true }, { dns: true }, { cgroupmap: '/x', mntnsmap: '/y' }]) {
-      const plan = attachPlan({ ...options, ...extra }, native);
+    for (const extra of [{}, { pid: 1, uid: 0, ports: [80, 443], family: 6 as const }, { count: true }, { dns: true }, { containers: true }]) {
+      // The container filters' code, with the object's own (empty) maps.
+      const containers = { rodata: { filter_cgroup: Buffer.from([1]), filter_mntns: Buffer.from([1]) }, reuseMaps: {} };
+      const plan = attachPlan({ ...options, ...extra }, native, 'containers' in extra ? containers : undefined);
       const tracer = new native.Tracer(plan.object, { rodata: plan.rodata, programs: plan.kprobe.programs });
       try {
         const loaded = loadedPrograms();
@@ -30,6 +33,17 @@ describeE2E('kprobe path', () => {
       }
     }
     expect(loadedPrograms().filter((n) => n.startsWith('tcpc_'))).toEqual([]);
+  });
+
+  it("loads tcpaccept's kretprobe and it passes the verifier", () => {
+    const native = loadNative();
+    const plan = acceptPlan({ time: false, timestamp: false, family: 6, pid: 1, ports: [22], attach: 'kprobe' }, native);
+    const tracer = new native.Tracer(plan.object, { rodata: plan.rodata, programs: plan.kprobe.programs });
+    try {
+      expect(loadedPrograms()).toContain('tcpa_accept_ret');
+    } finally {
+      tracer.close();
+    }
   });
 
   it(`--attach kprobe ${kernelHasKprobes ? 'traces with kprobes' : 'exits 1 with one line'} on this kernel`, async () => {

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tcpaccept: one event per passive TCP connection accepted, as bcc's
+ * tools/tcpaccept.py, in the accepting task's context.
+ *
+ *  - kretprobe on inet_csk_accept (bcc's hook) where the kernel has kprobes;
+ *  - syscalls:sys_exit_accept and sys_exit_accept4 where it has not: the
+ *    returned fd is walked to its sock (current->files->fdt->fd[ret] ->
+ *    private_data -> sk). The accepting process is the caller here too,
+ *    unlike sock:inet_sock_set_state, which runs in softirq (bcc #2304).
+ *
+ * The record is tcpconnect's struct event: saddr/lport are the local end,
+ * daddr/dport the remote one.
+ */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline int report(void *ctx, struct sock *sk)
+{
+	struct event ev = {};
+	__u16 family;
+
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	/* A dual-stack listener's IPv4 client stays AF_INET6 (::ffff:a.b.c.d), as in bcc. */
+	read_flow(&ev, sk, family == AF_INET ? 4 : 6);
+	if ((filter_family && ev.ip != filter_family) || !port_wanted(ev.lport))
+		return 0;
+	read_task(&ev);
+	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &ev, sizeof(ev));
+	return 0;
+}
+
+SEC("kretprobe/inet_csk_accept")
+int BPF_KRETPROBE(tcpa_accept_ret, struct sock *newsk)
+{
+	if (!task_wanted())
+		return 0;
+	return report(ctx, newsk);
+}
+
+/* The sock behind fd in the current task, or NULL. */
+static __always_inline struct sock *sock_of_fd(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file;
+	struct socket *sock;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);	/* accept() returned a socket */
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+static __always_inline int accept_exit(void *ctx, long ret)
+{
+	if (ret < 0 || !task_wanted())
+		return 0;
+	return report(ctx, sock_of_fd(ret));
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tcpa_accept4(struct syscall_trace_exit *ctx)
+{
+	return accept_exit(ctx, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tcpa_accept(struct syscall_trace_exit *ctx)
+{
+	return accept_exit(ctx, ctx->ret);
+}

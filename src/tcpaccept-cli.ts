@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// tcpaccept's command line: bcc's tools/tcpaccept.py flags and help texts.
+
+import { parseOptions } from './args.js';
+import { help, usage, type OptionDoc } from './help.js';
+import { parseAttach, parsePid, parsePorts, type AttachMethod } from './options.js';
+import type { Parsed } from './tool.js';
+
+export const PROG = 'tcpaccept';
+const DESCRIPTION = 'Trace TCP accepts';
+
+const EPILOG = `examples:
+    ./tcpaccept           # trace all TCP accept()s
+    ./tcpaccept -t        # include timestamps
+    ./tcpaccept -P 80,81  # only trace port 80 and 81
+    ./tcpaccept -p 181    # only trace PID 181
+    ./tcpaccept --cgroupmap mappath  # only trace cgroups in this BPF map
+    ./tcpaccept --mntnsmap mappath   # only trace mount namespaces in the map
+    ./tcpaccept -4        # trace IPv4 family
+    ./tcpaccept -6        # trace IPv6 family`;
+
+export const OPTIONS: OptionDoc[] = [
+  { short: '-T', long: '--time', help: 'include time column on output (HH:MM:SS)' },
+  { short: '-t', long: '--timestamp', help: 'include timestamp on output' },
+  { short: '-p', long: '--pid', metavar: 'PID', help: 'trace this PID only' },
+  { short: '-P', long: '--port', metavar: 'PORT', help: 'comma-separated list of local ports to trace' },
+  { short: '-4', long: '--ipv4', help: 'trace IPv4 family only', group: 'family' },
+  { short: '-6', long: '--ipv6', help: 'trace IPv6 family only', group: 'family' },
+  { long: '--cgroupmap', metavar: 'CGROUPMAP', help: 'trace cgroups in this BPF map only' },
+  { long: '--mntnsmap', metavar: 'MNTNSMAP', help: 'trace mount namespaces in this BPF map only' },
+  {
+    long: '--attach',
+    metavar: 'METHOD',
+    help: 'kernel hooks: auto (kprobes where the kernel has them, else tracepoints), kprobe, or tracepoint',
+  },
+];
+
+export interface TcpacceptOptions {
+  time: boolean;
+  timestamp: boolean;
+  pid?: number;
+  ports?: number[];
+  family: 0 | 4 | 6;
+  cgroupmap?: string;
+  mntnsmap?: string;
+  attach: AttachMethod;
+}
+
+export const USAGE = usage(PROG, OPTIONS);
+export const HELP = help(PROG, DESCRIPTION, OPTIONS, EPILOG);
+
+export function parseArgs(argv: string[]): Parsed<TcpacceptOptions> {
+  const o = parseOptions(PROG, OPTIONS, argv);
+  if (o === 'help') return { kind: 'help', text: HELP };
+  const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
+  return {
+    kind: 'run',
+    options: {
+      time: Boolean(o.time),
+      timestamp: Boolean(o.timestamp),
+      pid: o.pid === undefined ? undefined : parsePid(str(o.pid)!),
+      ports: o.port === undefined ? undefined : parsePorts(str(o.port)!),
+      family: o.ipv4 ? 4 : o.ipv6 ? 6 : 0,
+      cgroupmap: str(o.cgroupmap),
+      mntnsmap: str(o.mntnsmap),
+      attach: o.attach === undefined ? 'auto' : parseAttach(str(o.attach)!),
+    },
+  };
+}

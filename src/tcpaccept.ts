@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// tcpaccept as a function: argv in, rows out, exit code back. The same
+// addon, record, decoder and plumbing as tcpconnect; its own object
+// (bpf/tcpaccept.bpf.c), flags and columns.
+
+import { containerFilters } from './containers.js';
+import { decodeBatch } from './decode.js';
+import { AcceptRowFormatter, acceptHeader } from './format.js';
+import type { NativeBinding } from './native.js';
+import { openAndAttach, type AttachPlan } from './session.js';
+import { PROG, USAGE, parseArgs, type TcpacceptOptions } from './tcpaccept-cli.js';
+import { PERF_PAGES, commonRodata, preflight, runTool, type Io, type Tool } from './tool.js';
+
+export function attachPlan(
+  opts: TcpacceptOptions,
+  native: NativeBinding,
+  containers: ReturnType<typeof containerFilters> = { rodata: {}, reuseMaps: {} },
+): AttachPlan {
+  return {
+    tool: PROG,
+    object: 'tcpaccept',
+    rodata: { ...commonRodata(opts, native.portBitmapBytes), ...containers.rodata },
+    reuseMaps: containers.reuseMaps,
+    kprobe: { programs: ['tcpa_accept_ret'], hooks: 'kretprobe on inet_csk_accept' },
+    // In the accepting task: the fd accept() returns leads to the sock.
+    tracepoint: {
+      programs: ['tcpa_accept4', 'tcpa_accept'],
+      hooks: 'tracepoints syscalls:sys_exit_accept4, syscalls:sys_exit_accept',
+    },
+    method: opts.attach,
+  };
+}
+
+async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
+  const native = preflight(PROG, io);
+  const containers = containerFilters(PROG, native, opts);
+  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers));
+  try {
+    const rows = new AcceptRowFormatter(opts);
+    tracer.start('events', PERF_PAGES, (batch, lost) => {
+      if (lost) io.err(`Possibly lost ${lost} samples`);
+      if (!batch) return;
+      const { records, malformed } = decodeBatch(batch);
+      if (malformed) io.err(`${PROG}: skipped ${malformed} malformed records`);
+      const now = new Date();
+      const out = records.map((r) => (r.kind === 'connect' ? `${rows.row(r.event, now)}\n` : '')).join('');
+      if (out) io.out(out);
+    });
+    io.err(notice);
+    io.out(`${acceptHeader(opts)}\n`); // bcc's tcpaccept has no banner
+    await io.stopped();
+  } finally {
+    tracer.close();
+  }
+  return 0;
+}
+
+export const TCPACCEPT: Tool<TcpacceptOptions> = { prog: PROG, usage: USAGE, parse: parseArgs, trace };
+
+export function run(argv: string[], io: Io): Promise<number> {
+  return runTool(TCPACCEPT, argv, io);
+}

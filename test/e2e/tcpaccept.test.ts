@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// tcpaccept end to end: listeners in child processes with known PID and
+// comm, real clients, exact rows.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterEach, expect, it } from 'vitest';
+
+import { ACCEPT_CLI, NOBODY, OUR_PROGRAMS, ToolRun, describeE2E, loadedPrograms, stopAll } from './harness.js';
+
+const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
+const attach = METHOD ? ['--attach', METHOD] : [];
+const ACCEPTOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'acceptor.mjs');
+const HEADER = 'PID     COMM         IP RADDR            RPORT LADDR            LPORT';
+
+interface Acceptor {
+  pid: number;
+  port: number;
+  /** the next connection it accepted: the client's port */
+  accepted(): Promise<{ remotePort: number; localPort: number }>;
+  child: ChildProcess;
+}
+
+const children: ChildProcess[] = [];
+
+async function acceptor(comm: string, host: string): Promise<Acceptor> {
+  const child = spawn(process.execPath, [ACCEPTOR, comm, host], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const lines: string[] = [];
+  const waiting: Array<() => void> = [];
+  let buf = '';
+  child.stdout!.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      waiting.splice(0).forEach((w) => w());
+    }
+  });
+  const next = async () => {
+    while (!lines.length) await new Promise<void>((r) => waiting.push(r));
+    return JSON.parse(lines.shift()!);
+  };
+  const { pid, port } = await next();
+  return { pid, port, accepted: next, child };
+}
+
+function connect(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port }, () => {
+      resolve(s.localPort!);
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
+}
+
+/** bcc's row: "%-7d %-12.12s %-2d %-16s %-5d %-16s %-5d" */
+const row = (pid: number, comm: string, ip: number, raddr: string, rport: number, laddr: string, lport: number) =>
+  `${String(pid).padEnd(7)} ${comm.slice(0, 12).padEnd(12)} ${String(ip).padEnd(2)} ${raddr.padEnd(16)} ${String(rport).padEnd(5)} ${laddr.padEnd(16)} ${String(lport).padEnd(5)}`;
+
+describeE2E('tcpaccept end to end', () => {
+  afterEach(async () => {
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+    await stopAll();
+  });
+
+  const start = (args: string[]) => ToolRun.start([...args, ...attach], 1, ACCEPT_CLI);
+
+  it('prints bcc rows for IPv4, IPv6 and a v4-mapped client of a dual-stack listener', async () => {
+    const tool = await start([]);
+    expect(tool.stdout).toBe(`${HEADER}\n`);
+    const v4 = await acceptor('tcpa-v4-accepter', '127.0.0.1');
+    const v6 = await acceptor('tcpa-v6', '::1');
+    const dual = await acceptor('tcpa-dual', '::');
+    const c4 = await connect('127.0.0.1', v4.port);
+    await v4.accepted();
+    const c6 = await connect('::1', v6.port);
+    await v6.accepted();
+    const cm = await connect('127.0.0.1', dual.port);
+    await dual.accepted();
+    const want = [
+      row(v4.pid, 'tcpa-v4-accepter', 4, '127.0.0.1', c4, '127.0.0.1', v4.port),
+      row(v6.pid, 'tcpa-v6', 6, '::1', c6, '::1', v6.port),
+      row(dual.pid, 'tcpa-dual', 6, '::ffff:127.0.0.1', cm, '::ffff:127.0.0.1', dual.port),
+    ];
+    await tool.waitUntil(() => want.every((w) => tool.rows().includes(w)));
+    const done = await tool.stop('SIGINT');
+    expect(done.code).toBe(0);
+    expect(tool.rows().filter((r) => r.includes('tcpa-'))).toEqual(want);
+    expect(done.stderr).toMatch(/^tcpaccept: tracing with (kretprobe on inet_csk_accept|tracepoints syscalls)/);
+  });
+
+  it('with -T -t prints the wall clock and seconds since the first row', async () => {
+    const tool = await start(['-T', '-t']);
+    expect(tool.stdout).toBe(`TIME     TIME(s)  ${HEADER}\n`);
+    const a = await acceptor('tcpa-time', '127.0.0.1');
+    const c1 = await connect('127.0.0.1', a.port);
+    await a.accepted();
+    const c2 = await connect('127.0.0.1', a.port);
+    await a.accepted();
+    await tool.waitUntil(() => tool.rows().length >= 2);
+    await tool.stop();
+    const [r1, r2] = tool.rows();
+    expect(r1).toMatch(/^\d\d:\d\d:\d\d 0\.000    /);
+    expect(r1.slice(18)).toBe(row(a.pid, 'tcpa-time', 4, '127.0.0.1', c1, '127.0.0.1', a.port));
+    expect(r2).toMatch(/^\d\d:\d\d:\d\d \d+\.\d{3} +/);
+    expect(r2.slice(18)).toBe(row(a.pid, 'tcpa-time', 4, '127.0.0.1', c2, '127.0.0.1', a.port));
+  });
+
+  it('with -P, -p, -4 and -6 traces only what they name', async () => {
+    const a = await acceptor('tcpa-f-a', '127.0.0.1');
+    const b = await acceptor('tcpa-f-b', '127.0.0.1');
+    const six = await acceptor('tcpa-f-six', '::1');
+    const byPort = await start(['-P', `${b.port},1`]);
+    const byPid = await start(['-p', String(a.pid)]);
+    const only4 = await start(['-4']);
+    const only6 = await start(['-6']);
+    const ca = await connect('127.0.0.1', a.port);
+    await a.accepted();
+    const cb = await connect('127.0.0.1', b.port);
+    await b.accepted();
+    const c6 = await connect('::1', six.port);
+    await six.accepted();
+    await only6.waitUntil(() => only6.rows().some((r) => r.includes('tcpa-f-six')));
+    await only4.waitUntil(() => only4.rows().some((r) => r.includes('tcpa-f-b')));
+    for (const t of [byPort, byPid, only4, only6]) await t.stop();
+    const rowA = row(a.pid, 'tcpa-f-a', 4, '127.0.0.1', ca, '127.0.0.1', a.port);
+    const rowB = row(b.pid, 'tcpa-f-b', 4, '127.0.0.1', cb, '127.0.0.1', b.port);
+    const row6 = row(six.pid, 'tcpa-f-six', 6, '::1', c6, '::1', six.port);
+    const ours = (t: ToolRun) => t.rows().filter((r) => r.includes('tcpa-f-'));
+    expect(ours(byPort)).toEqual([rowB]);
+    expect(ours(byPid)).toEqual([rowA]);
+    expect(ours(only4)).toEqual([rowA, rowB]);
+    expect(ours(only6)).toEqual([row6]);
+  });
+
+  it('ends with exit 0 on SIGTERM and on a closed pipe, leaving nothing loaded', async () => {
+    const tool = await start([]);
+    expect(loadedPrograms().filter((n) => OUR_PROGRAMS.test(n)).length).toBeGreaterThan(0);
+    expect((await tool.stop('SIGTERM')).code).toBe(0);
+
+    const a = await acceptor('tcpa-head', '127.0.0.1');
+    const pipeline = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${ACCEPT_CLI}" ${attach.join(' ')} | head -n 2`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    pipeline.stdout.on('data', (d) => (out += d));
+    let code: number | null | undefined;
+    const exited = new Promise<number | null>((r) => pipeline.on('close', (c) => r((code = c))));
+    for (let i = 0; i < 50 && code === undefined; i++) {
+      await connect('127.0.0.1', a.port).catch(() => 0);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await exited).toBe(0);
+    expect(out.split('\n')[1]).toMatch(/tcpa-head/);
+    expect(loadedPrograms().filter((n) => OUR_PROGRAMS.test(n))).toEqual([]);
+  });
+
+  it('exits 2 on bad input and 1 when not root, with one line', () => {
+    const bad = spawnSync(process.execPath, [ACCEPT_CLI, '-P', '80,,81'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^usage: tcpaccept /);
+    expect(bad.stderr.trim().split('\n').pop()).toBe("tcpaccept: error: argument -P/--port: empty port in list '80,,81'");
+    const both = spawnSync(process.execPath, [ACCEPT_CLI, '-4', '-6'], { encoding: 'utf8' });
+    expect([both.status, both.stderr.trim().split('\n').pop()]).toEqual([
+      2,
+      'tcpaccept: error: argument -6/--ipv6: not allowed with argument -4/--ipv4',
+    ]);
+    const user = spawnSync(process.execPath, [ACCEPT_CLI], { encoding: 'utf8', uid: NOBODY });
+    expect([user.status, user.stderr]).toEqual([1, 'tcpaccept: must be run as root (try: sudo tcpaccept)\n']);
+  });
+});
