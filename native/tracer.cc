@@ -17,6 +17,9 @@
 
 namespace {
 
+// How long a burst of samples is left to collect before it is read.
+constexpr uint64_t kCoalesceMs = 5;
+
 const embedded_bpf_object* FindEmbedded(const std::string& name) {
   for (const auto& o : embedded_bpf_objects)
     if (name == o.name) return &o;
@@ -217,25 +220,37 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
 
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
+  loop_ = loop;
   poll_ = new uv_poll_t;
   poll_->data = this;
   int err = uv_poll_init(loop, poll_, perf_buffer__epoll_fd(pb_));
-  if (!err) err = uv_poll_start(poll_, UV_READABLE, OnReadable);
   if (err) {
     uv_poll_t* p = poll_;
     poll_ = nullptr;
     delete p;
     throw Napi::Error::New(env, std::string("failed to watch perf buffer: ") + uv_strerror(err));
   }
-  // libuv adds the fd to its epoll at the next loop turn, and that epoll_ctl
-  // polls the perf rings, which clears their readiness: samples that arrive
-  // before it would wait for the next wakeup. An idle handle keeps the loop
-  // from blocking and consumes once more after the registration.
-  idle_ = new uv_idle_t;
-  idle_->data = this;
-  uv_idle_init(loop, idle_);
-  uv_idle_start(idle_, OnIdle);
+  timer_ = new uv_timer_t;
+  timer_->data = this;
+  uv_timer_init(loop, timer_);
+  Watch();
   return env.Undefined();
+}
+
+// Wake on the next sample. libuv adds the fd to its epoll at the next loop
+// turn, and that epoll_ctl polls the perf rings, which clears their
+// readiness: samples that arrive before it would wait for the next wakeup.
+// An idle handle keeps the loop from blocking and consumes once more after
+// the registration.
+void Tracer::Watch() {
+  uv_poll_start(poll_, UV_READABLE, OnReadable);
+  idle_turns_ = 0;
+  if (!idle_) {
+    idle_ = new uv_idle_t;
+    idle_->data = this;
+    uv_idle_init(loop_, idle_);
+  }
+  uv_idle_start(idle_, OnIdle);
 }
 
 void Tracer::OnIdle(uv_idle_t* handle) {
@@ -275,11 +290,30 @@ void Tracer::OnReadable(uv_poll_t* handle, int status, int) {
   // epoll_wait would see nothing. Consuming every ring is O(CPUs) and exact.
   perf_buffer__consume(self->pb_);
   self->Deliver();
+  if (!self->poll_) return;  // closed from the callback
+  // The first sample of a burst is handed over at once; the rest of the
+  // burst is read kCoalesceMs later in one batch, instead of one wakeup per
+  // sample (the kernel wakes the reader for every sample).
+  uv_poll_stop(self->poll_);
+  uv_timer_start(self->timer_, OnTimer, kCoalesceMs, 0);
+}
+
+void Tracer::OnTimer(uv_timer_t* handle) {
+  auto* self = static_cast<Tracer*>(handle->data);
+  if (!self->pb_) return;
+  perf_buffer__consume(self->pb_);
+  bool busy = self->Deliver();
+  if (!self->poll_) return;
+  if (busy)
+    uv_timer_start(self->timer_, OnTimer, kCoalesceMs, 0);
+  else
+    self->Watch();  // quiet again: back to waking on the next sample
 }
 
 // One call into JS per wakeup, with everything that wakeup brought.
-void Tracer::Deliver() {
-  if (batch_.empty() && lost_ == 0) return;
+// Returns whether there was anything.
+bool Tracer::Deliver() {
+  if (batch_.empty() && lost_ == 0) return false;
   Napi::Env env(env_);
   Napi::HandleScope scope(env);
   Napi::Value batch = batch_.empty()
@@ -293,6 +327,7 @@ void Tracer::Deliver() {
   } catch (const Napi::Error& e) {
     napi_fatal_exception(env_, e.Value());
   }
+  return true;
 }
 
 // readMap(name) -> [[key: Buffer, value: Buffer], ...]: every entry of a
@@ -337,6 +372,12 @@ void Tracer::OnEnvCleanup(void* arg) {
 // close(), the finalizer or the env cleanup hook.
 void Tracer::Teardown() {
   StopIdle();
+  if (timer_) {
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
   if (poll_) {
     uv_poll_stop(poll_);
     uv_close(reinterpret_cast<uv_handle_t*>(poll_),

@@ -44,11 +44,13 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   static void OnReadable(uv_poll_t* handle, int status, int events);
   static void OnIdle(uv_idle_t* handle);
+  static void OnTimer(uv_timer_t* handle);
+  void Watch();
   void StopIdle();
   static void OnSample(void* ctx, int cpu, void* data, uint32_t size);
   static void OnLost(void* ctx, int cpu, __u64 count);
   static void OnEnvCleanup(void* arg);
-  void Deliver();
+  bool Deliver();
 
   napi_env env_ = nullptr;
   bpf_object* obj_ = nullptr;
@@ -56,6 +58,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   perf_buffer* pb_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   uv_idle_t* idle_ = nullptr;
+  uv_timer_t* timer_ = nullptr;  // reads a burst after the wakeup that began it
+  uv_loop_t* loop_ = nullptr;
   int idle_turns_ = 0;
   bool cleanup_hook_ = false;
 

@@ -8,27 +8,52 @@ const SPEC = /%(-?)(\d*)(?:\.(\d+))?([sdf%])/g;
 
 export type PrintfArg = string | number | bigint;
 
+type Piece = string | ((arg: PrintfArg) => string);
+
+function conversion(left: string, width: string, precision: string | undefined, conv: string): Piece {
+  const w = width === '' ? 0 : Number(width);
+  const pad = (text: string) => (left ? text.padEnd(w) : text.padStart(w));
+  switch (conv) {
+    case 's':
+      return precision === undefined
+        ? (arg) => pad(String(arg))
+        : (arg) => pad(String(arg).slice(0, Number(precision)));
+    case 'd':
+      return (arg) => pad(typeof arg === 'bigint' ? arg.toString() : Math.trunc(Number(arg)).toString());
+    default:
+      return (arg) => pad(toFixedHalfEven(Number(arg), precision === undefined ? 6 : Number(precision)));
+  }
+}
+
+// Formats are parsed once; rows are formatted per event.
+const compiled = new Map<string, Piece[]>();
+
+function compile(format: string): Piece[] {
+  const pieces: Piece[] = [];
+  let last = 0;
+  for (const m of format.matchAll(SPEC)) {
+    pieces.push(format.slice(last, m.index));
+    pieces.push(m[4] === '%' ? '%' : conversion(m[1], m[2], m[3], m[4]));
+    last = m.index! + m[0].length;
+  }
+  pieces.push(format.slice(last));
+  return pieces.filter((p) => p !== '');
+}
+
 export function sprintf(format: string, ...args: PrintfArg[]): string {
+  let pieces = compiled.get(format);
+  if (!pieces) compiled.set(format, (pieces = compile(format)));
+  let out = '';
   let next = 0;
-  return format.replace(SPEC, (_m, left: string, width: string, precision: string | undefined, conv: string) => {
-    if (conv === '%') return '%';
-    if (next >= args.length) throw new Error(`sprintf: too few arguments for ${JSON.stringify(format)}`);
-    const arg = args[next++];
-    let text: string;
-    switch (conv) {
-      case 's':
-        text = String(arg);
-        if (precision !== undefined) text = text.slice(0, Number(precision));
-        break;
-      case 'd':
-        text = typeof arg === 'bigint' ? arg.toString() : Math.trunc(Number(arg)).toString();
-        break;
-      default:
-        text = toFixedHalfEven(Number(arg), precision === undefined ? 6 : Number(precision));
+  for (const p of pieces) {
+    if (typeof p === 'string') {
+      out += p;
+    } else {
+      if (next >= args.length) throw new Error(`sprintf: too few arguments for ${JSON.stringify(format)}`);
+      out += p(args[next++]);
     }
-    const w = width === '' ? 0 : Number(width);
-    return left ? text.padEnd(w) : text.padStart(w);
-  });
+  }
+  return out;
 }
 
 // Python (and glibc) round the exact binary value, ties to even; JavaScript's
