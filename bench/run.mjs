@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// npm run bench: start-up, overhead, loss and cost per event of tcpconnect,
+// tcpaccept and tcpconnect -c under a loopback connect storm, against no
+// tracer and against bpftrace in the same run. Prints a table and writes
+// .output/bench.json. Run as root after the build. See bench/README.md.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = path.join(ROOT, '.output');
+const STORM = path.join(OUT, 'storm');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PROCS = Number(process.env.BENCH_PROCS ?? 2);
+const node = process.execPath;
+const bin = (tool) => path.join(ROOT, 'dist', 'bin', `${tool}.js`);
+
+fs.mkdirSync(OUT, { recursive: true });
+execFileSync('gcc', ['-O2', '-Wall', '-o', STORM, path.join(ROOT, 'bench', 'storm.c')]);
+let bpftrace = null;
+try {
+  bpftrace = execFileSync('sh', ['-c', 'command -v bpftrace'], { encoding: 'utf8' }).trim();
+} catch {
+  console.error('bench: bpftrace not found (apt-get install bpftrace); its column stays empty');
+}
+
+// Each tracer: how to start it, when it is ready, and how to count what it saw.
+const TRACERS = {
+  'tcpconnect > file': { cmd: [node, bin('tcpconnect')], ready: 2, count: countLines('storm-connec'), out: 'file' },
+  'tcpconnect | pipe': { cmd: [node, bin('tcpconnect')], ready: 2, count: countLines('storm-connec'), out: 'pipe' },
+  'tcpconnect -c': { cmd: [node, bin('tcpconnect'), '-c'], ready: 1, count: countTable, out: 'file' },
+  'tcpaccept > file': { cmd: [node, bin('tcpaccept')], ready: 1, count: countLines('storm-accept'), out: 'file', expect: 'accepts' },
+  ...(bpftrace && {
+    'bpftrace > file': {
+      cmd: [bpftrace, '-B', 'none', path.join(ROOT, 'bench', 'tcpconnect.bt')],
+      ready: 1,
+      count: countLines('storm-connect'),
+      out: 'file',
+    },
+  }),
+};
+
+function countLines(comm) {
+  return (text) => text.split('\n').filter((l) => l.includes(` ${comm}`)).length;
+}
+
+// -c: the CONNECTS of the storm's flows (127.0.0.1 to 127.0.0.1).
+function countTable(text) {
+  return text
+    .split('\n')
+    .filter((l) => /^127\.0\.0\.1 +127\.0\.0\.1 /.test(l))
+    .reduce((sum, l) => sum + Number(l.trim().split(/ +/).pop()), 0);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGINT, as a user's Ctrl-C; SIGKILL if it has not ended 3 s later (bpftrace can miss a SIGINT while attaching). */
+async function stop(proc, exited) {
+  proc.kill('SIGINT');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function storm() {
+  const out = execFileSync(STORM, [String(SECONDS), String(PROCS)], { encoding: 'utf8' });
+  const [connects, took, accepts] = out.trim().split(' ').map(Number);
+  return { connects, accepts, rate: connects / took };
+}
+
+/** CPU seconds (user+system) and peak RSS of a live process. */
+function usage(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  const hwm = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  return { cpu: ticks / 100, rssMB: hwm ? Number(hwm[1]) / 1024 : NaN };
+}
+
+async function withTracer(name) {
+  const t = TRACERS[name];
+  const file = path.join(OUT, 'bench-rows.txt');
+  let reader;
+  let stdout;
+  if (t.out === 'pipe') {
+    reader = spawn('cat', [], { stdio: ['pipe', fs.openSync(file, 'w'), 'ignore'] });
+    stdout = reader.stdin;
+  } else {
+    stdout = fs.openSync(file, 'w');
+  }
+  const proc = spawn(t.cmd[0], t.cmd.slice(1), { stdio: ['ignore', stdout, 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((r) => proc.on('close', r));
+  // Ready when its header is out (programs attached).
+  for (let i = 0; i < 300; i++) {
+    const text = fs.readFileSync(file, 'utf8');
+    if (text.split('\n').length > t.ready) break;
+    await sleep(20);
+  }
+  if (process.env.BENCH_DEBUG) console.error(`bench: ${name} ready`);
+  const before = usage(proc.pid);
+  const s = storm();
+  await sleep(500); // let the last rows drain
+  const after = usage(proc.pid);
+  await stop(proc, exited);
+  if (reader) {
+    reader.stdin.end(); // our copy of the pipe's write end
+    await new Promise((r) => reader.on('close', r));
+  }
+  const seen = t.count(fs.readFileSync(file, 'utf8'));
+  const lost = [...stderr.matchAll(/(?:Possibly lost|Lost) (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+  // What it should have seen: every connect (tcpaccept: every accept).
+  const expected = t.expect === 'accepts' ? s.accepts : s.connects;
+  return { ...s, expected, seen, lost, cpu: after.cpu - before.cpu, rssMB: after.rssMB };
+}
+
+async function startup(cmd, readyLines, runs = 10) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const p = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    await new Promise((resolve) => {
+      const check = () => out.split('\n').length > readyLines && resolve();
+      p.stdout.on('data', (d) => ((out += d), check()));
+      p.stderr.on('data', check);
+    });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    await stop(p, new Promise((r) => p.on('close', r)));
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function main() {
+  if (process.env.BENCH_DEBUG) console.error("bench: start");
+  const results = { seconds: SECONDS, rounds: ROUNDS, procs: PROCS, startupMs: {}, storm: {} };
+  for (const [name, cmd, ready] of [
+    ['tcpconnect', [node, bin('tcpconnect')], 2],
+    ['tcpaccept', [node, bin('tcpaccept')], 1],
+    // bpftrace's "Attaching 1 probe..." line.
+    ...(bpftrace ? [['bpftrace', [bpftrace, '-B', 'none', path.join(ROOT, 'bench', 'tcpconnect.bt')], 1]] : []),
+  ])
+    (results.startupMs[name] = await startup(cmd, ready)), process.env.BENCH_DEBUG && console.error('bench: startup', name);
+
+  const runs = { 'no tracer': [] };
+  for (const name of Object.keys(TRACERS)) runs[name] = [];
+  // Alternate: each round runs the baseline, then every tracer.
+  for (let r = 0; r < ROUNDS; r++) {
+    runs['no tracer'].push({ ...storm(), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN });
+    for (const name of Object.keys(TRACERS)) runs[name].push(await withTracer(name));
+  }
+  const base = mean(runs['no tracer'].map((x) => x.rate));
+  for (const [name, xs] of Object.entries(runs)) {
+    const connects = xs.reduce((a, x) => a + (x.expected ?? x.connects), 0);
+    const seen = xs.reduce((a, x) => a + x.seen, 0);
+    results.storm[name] = {
+      rate: mean(xs.map((x) => x.rate)),
+      ratio: mean(xs.map((x) => x.rate)) / base,
+      connects,
+      seen,
+      lost: xs.reduce((a, x) => a + x.lost, 0),
+      missing: connects - seen,
+      usPerEvent: (xs.reduce((a, x) => a + x.cpu, 0) / seen) * 1e6,
+      peakRssMB: Math.max(...xs.map((x) => x.rssMB)),
+    };
+  }
+  fs.writeFileSync(path.join(OUT, 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+  const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+  console.log(`start-up, exec to header (median of 10): ${Object.entries(results.startupMs).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}`);
+  console.log(`connect storm: ${PROCS} processes, ${SECONDS} s, ${ROUNDS} alternating rounds`);
+  console.log('tracer              connects/s  ratio  rows/connects  lost  missing  cpu us/event  peak RSS MB');
+  for (const [name, s] of Object.entries(results.storm))
+    console.log(
+      `${name.padEnd(19)} ${fmt(s.rate, 0).padStart(10)}  ${fmt(s.ratio, 3)}  ${name === 'no tracer' ? '-'.padStart(13) : `${s.seen}/${s.connects}`.padStart(13)}  ${String(s.lost).padStart(4)}  ${String(name === 'no tracer' ? '-' : s.missing).padStart(7)}  ${fmt(s.usPerEvent, 2).padStart(12)}  ${fmt(s.peakRssMB).padStart(11)}`,
+    );
+  console.log(`written: ${path.join(OUT, 'bench.json')}`);
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(1);
+});
