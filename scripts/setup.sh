@@ -25,16 +25,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 	exit 1
 }
 
-packages="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 bpftool iproute2 groff-base"
-missing=""
-for p in $packages; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	echo "setup: installing$missing"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+scripts/ensure-packages.sh setup clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 bpftool iproute2 groff-base
 
 # npm install, not npm ci: the registry reachable here lists only some of
 # rollup's per-platform optional packages, and npm ci refuses a lock file

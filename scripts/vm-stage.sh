@@ -17,15 +17,7 @@ cd "$(dirname "$0")/.."
 
 # bcc's tools and the headers of the 6.1 kernel they compile against.
 headers=$(scripts/vm-test.sh --kernel 6.1 --package | sed 's/^linux-image-/linux-headers-/')
-need=""
-for p in bpfcc-tools "$headers"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
-done
-if [ -n "$need" ]; then
-	echo "vm-stage: installing$need" >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
+scripts/ensure-packages.sh vm-stage bpfcc-tools "$headers"
 
 status=0
 for kernel in 6.1 6.12; do

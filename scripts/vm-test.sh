@@ -38,15 +38,7 @@ done
 cache=${TCPCONNECT_VM_CACHE:-/var/cache/tcpconnect-vm}
 mkdir -p "$cache"
 
-need=""
-for p in qemu-system-x86 busybox-static cpio xz-utils kmod; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
-done
-if [ -n "$need" ]; then
-	echo "vm-test: installing$need" >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
+"$(dirname "$0")/ensure-packages.sh" vm-test qemu-system-x86 busybox-static cpio xz-utils kmod
 
 resolve() {
 	case $kernel in

@@ -62,3 +62,20 @@ export function parseOptions(prog: string, options: OptionDoc[], argv: string[])
   const o = cmd.opts() as RawOptions;
   return o.help ? 'help' : o;
 }
+
+/** Options both tools take, with bcc's help texts. */
+export const COMMON_OPTIONS = {
+  pid: { short: '-p', long: '--pid', metavar: 'PID', help: 'trace this PID only' },
+  ipv4: { short: '-4', long: '--ipv4', help: 'trace IPv4 family only', group: 'family' },
+  ipv6: { short: '-6', long: '--ipv6', help: 'trace IPv6 family only', group: 'family' },
+  cgroupmap: { long: '--cgroupmap', metavar: 'CGROUPMAP', help: 'trace cgroups in this BPF map only' },
+  mntnsmap: { long: '--mntnsmap', metavar: 'MNTNSMAP', help: 'trace mount namespaces in this BPF map only' },
+  attach: {
+    long: '--attach',
+    metavar: 'METHOD',
+    help: 'kernel hooks: auto (kprobes where the kernel has them, else tracepoints), kprobe, or tracepoint',
+  },
+} satisfies Record<string, OptionDoc>;
+
+/** An option's value as given, if it was. */
+export const given = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);

@@ -3,7 +3,7 @@
 // tcpconnect's command line: bcc's flags and help texts, parsed by
 // commander, laid out as argparse does, validated by src/options.ts.
 
-import { parseOptions } from './args.js';
+import { COMMON_OPTIONS, given as str, parseOptions } from './args.js';
 import { UsageError } from './errors.js';
 import { help, usage, type OptionDoc } from './help.js';
 import { parseAttach, parsePid, parsePorts, parseUid, type AttachMethod } from './options.js';
@@ -31,22 +31,18 @@ const EPILOG = `examples:
 
 export const OPTIONS: OptionDoc[] = [
   { short: '-t', long: '--timestamp', help: 'include timestamp on output' },
-  { short: '-p', long: '--pid', metavar: 'PID', help: 'trace this PID only' },
+  COMMON_OPTIONS.pid,
   { short: '-P', long: '--port', metavar: 'PORT', help: 'comma-separated list of destination ports to trace.' },
-  { short: '-4', long: '--ipv4', help: 'trace IPv4 family only', group: 'family' },
-  { short: '-6', long: '--ipv6', help: 'trace IPv6 family only', group: 'family' },
+  COMMON_OPTIONS.ipv4,
+  COMMON_OPTIONS.ipv6,
   { short: '-L', long: '--lport', help: 'include LPORT on output' },
   { short: '-U', long: '--print-uid', help: 'include UID on output' },
   { short: '-u', long: '--uid', metavar: 'UID', help: 'trace this UID only' },
   { short: '-c', long: '--count', help: 'count connects per src ip and dest ip/port' },
-  { long: '--cgroupmap', metavar: 'CGROUPMAP', help: 'trace cgroups in this BPF map only' },
-  { long: '--mntnsmap', metavar: 'MNTNSMAP', help: 'trace mount namespaces in this BPF map only' },
+  COMMON_OPTIONS.cgroupmap,
+  COMMON_OPTIONS.mntnsmap,
   { short: '-d', long: '--dns', help: 'include likely DNS query associated with each connect' },
-  {
-    long: '--attach',
-    metavar: 'METHOD',
-    help: 'kernel hooks: auto (kprobes where the kernel has them, else tracepoints), kprobe, or tracepoint',
-  },
+  COMMON_OPTIONS.attach,
 ];
 
 export interface TcpconnectOptions {
@@ -75,7 +71,6 @@ export function parseArgs(argv: string[]): Parsed {
   if (o === 'help') return { kind: 'help', text: HELP };
   // bcc's words; bcc then exits 0, a usage error is what users expect.
   if (o.count && o.dns) throw new UsageError('you may not specify -d/--dns with -c/--count');
-  const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
   return {
     kind: 'run',
     options: {

@@ -2,7 +2,7 @@
 //
 // tcpaccept's command line: bcc's tools/tcpaccept.py flags and help texts.
 
-import { parseOptions } from './args.js';
+import { COMMON_OPTIONS, given as str, parseOptions } from './args.js';
 import { help, usage, type OptionDoc } from './help.js';
 import { parseAttach, parsePid, parsePorts, type AttachMethod } from './options.js';
 import type { Parsed } from './tool.js';
@@ -23,17 +23,13 @@ const EPILOG = `examples:
 export const OPTIONS: OptionDoc[] = [
   { short: '-T', long: '--time', help: 'include time column on output (HH:MM:SS)' },
   { short: '-t', long: '--timestamp', help: 'include timestamp on output' },
-  { short: '-p', long: '--pid', metavar: 'PID', help: 'trace this PID only' },
+  COMMON_OPTIONS.pid,
   { short: '-P', long: '--port', metavar: 'PORT', help: 'comma-separated list of local ports to trace' },
-  { short: '-4', long: '--ipv4', help: 'trace IPv4 family only', group: 'family' },
-  { short: '-6', long: '--ipv6', help: 'trace IPv6 family only', group: 'family' },
-  { long: '--cgroupmap', metavar: 'CGROUPMAP', help: 'trace cgroups in this BPF map only' },
-  { long: '--mntnsmap', metavar: 'MNTNSMAP', help: 'trace mount namespaces in this BPF map only' },
-  {
-    long: '--attach',
-    metavar: 'METHOD',
-    help: 'kernel hooks: auto (kprobes where the kernel has them, else tracepoints), kprobe, or tracepoint',
-  },
+  COMMON_OPTIONS.ipv4,
+  COMMON_OPTIONS.ipv6,
+  COMMON_OPTIONS.cgroupmap,
+  COMMON_OPTIONS.mntnsmap,
+  COMMON_OPTIONS.attach,
 ];
 
 export interface TcpacceptOptions {
@@ -53,7 +49,6 @@ export const HELP = help(PROG, DESCRIPTION, OPTIONS, EPILOG);
 export function parseArgs(argv: string[]): Parsed<TcpacceptOptions> {
   const o = parseOptions(PROG, OPTIONS, argv);
   if (o === 'help') return { kind: 'help', text: HELP };
-  const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
   return {
     kind: 'run',
     options: {

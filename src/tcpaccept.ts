@@ -5,12 +5,11 @@
 // (bpf/tcpaccept.bpf.c), flags and columns.
 
 import { containerFilters } from './containers.js';
-import { decodeBatch } from './decode.js';
 import { AcceptRowFormatter, acceptHeader } from './format.js';
 import type { NativeBinding } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
 import { PROG, USAGE, parseArgs, type TcpacceptOptions } from './tcpaccept-cli.js';
-import { PERF_PAGES, commonRodata, preflight, runTool, type Io, type Tool } from './tool.js';
+import { commonRodata, preflight, runTool, streamRecords, type Io, type Tool } from './tool.js';
 
 export function attachPlan(
   opts: TcpacceptOptions,
@@ -38,14 +37,9 @@ async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers));
   try {
     const rows = new AcceptRowFormatter(opts);
-    tracer.start('events', PERF_PAGES, (batch, lost) => {
-      if (lost) io.err(`Possibly lost ${lost} samples`);
-      if (!batch) return;
-      const { records, malformed } = decodeBatch(batch);
-      if (malformed) io.err(`${PROG}: skipped ${malformed} malformed records`);
+    streamRecords(PROG, tracer, io, (records) => {
       const now = new Date();
-      const out = records.map((r) => (r.kind === 'connect' ? `${rows.row(r.event, now)}\n` : '')).join('');
-      if (out) io.out(out);
+      return records.map((r) => (r.kind === 'connect' ? `${rows.row(r.event, now)}\n` : '')).join('');
     });
     io.err(notice);
     io.out(`${acceptHeader(opts)}\n`); // bcc's tcpaccept has no banner

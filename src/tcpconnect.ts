@@ -6,12 +6,11 @@
 import { PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
 import { containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
-import { decodeBatch } from './decode.js';
 import { DnsCache } from './dns.js';
 import { BANNER, RowFormatter, countTable, header } from './format.js';
 import type { NativeBinding } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
-import { PERF_PAGES, commonRodata, flag, preflight, runTool, u32, type Io, type Tool } from './tool.js';
+import { commonRodata, flag, preflight, runTool, streamRecords, u32, type Io, type Tool } from './tool.js';
 
 /** COUNT_MAP_ENTRIES of bpf/tcpconnect.h, for the message when a map fills. */
 const COUNT_MAP_ENTRIES = 65536;
@@ -71,18 +70,14 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   try {
     const rows = new RowFormatter(opts);
     const dns = opts.dns ? new DnsCache() : undefined;
-    tracer.start('events', PERF_PAGES, (batch, lost) => {
-      if (lost) io.err(`Possibly lost ${lost} samples`);
-      if (!batch) return;
-      const { records, malformed } = decodeBatch(batch);
-      if (malformed) io.err(`${PROG}: skipped ${malformed} malformed records`);
+    streamRecords(PROG, tracer, io, (records) => {
       let out = '';
       // In time order: an answer is in the cache before the connect it led to.
       for (const r of records) {
         if (r.kind === 'dns') dns?.add(r.answer.payload, r.answer.tsNs);
         else out += `${rows.row(r.event, dns ? dns.query(r.event.daddr, r.event.tsNs) : '')}\n`;
       }
-      if (out) io.out(out);
+      return out;
     });
     io.err(notice);
     // -c prints the banner, then nothing until it is stopped (as bcc).

@@ -4,8 +4,9 @@
 // tested with a fake addon), the mapping of errors to exit codes, the checks
 // before loading anything, and rodata encoding of the shared filters.
 
+import { decodeBatch, type DecodedRecord } from './decode.js';
 import { FatalError, UsageError } from './errors.js';
-import type { NativeBinding } from './native.js';
+import type { NativeBinding, NativeTracer } from './native.js';
 
 export interface Io {
   /** rows and the header: latin1 text, written as it comes */
@@ -84,4 +85,25 @@ export function commonRodata(
     filter_ports: ports,
     filter_family: Buffer.from([opts.family]),
   };
+}
+
+/**
+ * Reads the events perf buffer: each wakeup's records, in time order, go to
+ * `handle`, which returns the text to print; losses and malformed records
+ * are said on stderr (bcc's "Possibly lost N samples").
+ */
+export function streamRecords(
+  prog: string,
+  tracer: NativeTracer,
+  io: Io,
+  handle: (records: DecodedRecord[]) => string,
+): void {
+  tracer.start('events', PERF_PAGES, (batch, lost) => {
+    if (lost) io.err(`Possibly lost ${lost} samples`);
+    if (!batch) return;
+    const { records, malformed } = decodeBatch(batch);
+    if (malformed) io.err(`${prog}: skipped ${malformed} malformed records`);
+    const out = handle(records);
+    if (out) io.out(out);
+  });
 }
