@@ -152,14 +152,15 @@ describeE2E('tcpaccept end to end', () => {
     pipeline.stdout.on('data', (d) => (out += d));
     let code: number | null | undefined;
     const exited = new Promise<number | null>((r) => pipeline.on('close', (c) => r((code = c))));
-    for (let i = 0; i < 50 && code === undefined; i++) {
+    // Connect until head has its rows and the tool notices (start-up is slow under emulation).
+    for (const deadline = Date.now() + 45000; code === undefined && Date.now() < deadline; ) {
       await connect('127.0.0.1', a.port).catch(() => 0);
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await exited).toBe(0);
     expect(out.split('\n')[1]).toMatch(/tcpa-head/);
     expect(loadedPrograms().filter((n) => OUR_PROGRAMS.test(n))).toEqual([]);
-  });
+  }, 90000);
 
   it('exits 2 on bad input and 1 when not root, with one line', () => {
     const bad = spawnSync(process.execPath, [ACCEPT_CLI, '-P', '80,,81'], { encoding: 'utf8' });
