@@ -10,7 +10,7 @@
 # In each: the end-to-end tests with --attach kprobe, then with --attach
 # tracepoint (both must give the same rows on that kernel); on 6.1 also the
 # differential test against bcc's own tcpconnect (test/vm/). Takes about
-# 15 minutes on 2 cores.
+# 25 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "vm-stage: run as root" >&2; exit 1; }

@@ -4,8 +4,8 @@
 // same connects, inside a VM whose kernel has kprobes (scripts/vm-stage.sh).
 // Rows must be identical; only TIME(s) may differ: by rounding with kprobes
 // (bcc's hook points, a few microseconds apart), and by the distance between
-// SYN_SENT and tcp_v4_connect's return with tracepoints (milliseconds under
-// emulation).
+// SYN_SENT and tcp_v4_connect's return with tracepoints (tens of milliseconds
+// under emulation).
 import { existsSync } from 'node:fs';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -69,7 +69,8 @@ describe('ours against bcc, on a kernel with kprobes', () => {
     const split = (row: string) => (flags.includes('-t') ? [Number(row.slice(0, 9)), row.slice(9)] : [0, row]);
     const want = ours(outputs.bcc);
     expect(want.length, show(outputs)).toBe(6);
-    const tolerance: Record<string, number> = { kprobe: 0.0015, tracepoint: 0.01 };
+    // Under emulation the gap between SYN_SENT and the return varies by tens of ms.
+    const tolerance: Record<string, number> = { kprobe: 0.0015, tracepoint: 0.05 };
     for (const name of ['kprobe', 'tracepoint']) {
       const got = ours(outputs[name]);
       expect(got.length, show(outputs)).toBe(want.length);
