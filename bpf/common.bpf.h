@@ -2,7 +2,7 @@
 /*
  * What bpf/tcpconnect.bpf.c and bpf/tcpaccept.bpf.c share: the filters every
  * tool applies in the kernel (rodata set by user space before load, and the
- * user's pinned container maps), the events perf buffer, and the reads of a
+ * user's pinned container maps), the events ring buffer, and the reads of a
  * task and a sock into struct event.
  */
 #ifndef TCPCONNECT_COMMON_BPF_H
@@ -47,11 +47,44 @@ struct {
 	__type(value, __u32);
 } mntns_filter SEC(".maps");
 
+/*
+ * Records go up through one BPF ring buffer, shared by every CPU, so they
+ * arrive in order, and the reader is woken only when it has caught up: a
+ * burst costs one wakeup, not one per record. Kernels before 5.8 have no
+ * ring buffer: there user space turns this map into a perf event array and
+ * clears use_ringbuf before load, and the verifier drops the unused branch.
+ */
+const volatile bool use_ringbuf = true;
+
 struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
+
+/* Records the ring buffer had no room for (a perf buffer counts its own). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} events_lost SEC(".maps");
+
+/* The one way a record leaves the kernel. */
+static __always_inline void emit(void *ctx, const void *data, __u64 size)
+{
+	__u32 zero = 0;
+	__u64 *lost;
+
+	if (!use_ringbuf) {
+		bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, (void *)data, size);
+		return;
+	}
+	if (!bpf_ringbuf_output(&events, (void *)data, size, 0))
+		return;
+	lost = bpf_map_lookup_elem(&events_lost, &zero);
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+}
 
 static __always_inline bool task_wanted(void)
 {

@@ -117,26 +117,11 @@ struct trace_entry {
 	int pid;
 } __attribute__((preserve_access_index));
 
-/* sock:inet_sock_set_state */
-struct trace_event_raw_inet_sock_set_state {
-	struct trace_entry ent;
-	const void *skaddr;
-	int oldstate;
-	int newstate;
-	__u16 protocol;
-} __attribute__((preserve_access_index));
-
 /* syscalls:sys_exit_* */
 struct syscall_trace_exit {
 	struct trace_entry ent;
 	int nr;
 	long ret;
-} __attribute__((preserve_access_index));
-
-/* net:net_dev_queue */
-struct trace_event_raw_net_dev_template {
-	struct trace_entry ent;
-	void *skbaddr;
 } __attribute__((preserve_access_index));
 
 #endif /* TCPCONNECT_KERNEL_H */

@@ -31,7 +31,7 @@ static __always_inline int report(void *ctx, struct sock *sk)
 	if ((filter_family && ev.ip != filter_family) || !port_wanted(ev.lport))
 		return 0;
 	read_task(&ev);
-	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &ev, sizeof(ev));
+	emit(ctx, &ev, sizeof(ev));
 	return 0;
 }
 

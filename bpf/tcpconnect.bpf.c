@@ -7,10 +7,12 @@
  *    where the kernel has kprobes;
  *  - sock:inet_sock_set_state (CLOSE -> SYN_SENT, inside the same functions,
  *    in the caller's context) where it has not; with -L, net:net_dev_queue
- *    completes the row with the local port once the SYN is queued.
+ *    completes the row with the local port once the SYN is queued. These are
+ *    raw tracepoints: the program gets the kernel's own arguments, and no
+ *    trace record is built for every TCP state change or packet first.
  * User space loads one set or the other; all filters are rodata set before load.
  *
- * With -d, DNS answers (UDP from port 53) are sent up too, on the same perf
+ * With -d, DNS answers (UDP from port 53) are sent up too, on the same ring
  * buffer so that they reach user space in time order with the connects:
  * from udp_recvmsg/udpv6_recvmsg (kprobes, as bcc; connected or not, every
  * iov_iter kind a kernel uses for them), or from net:netif_receive_skb.
@@ -141,7 +143,7 @@ static __always_inline void output(void *ctx, struct event *ev)
 	if (do_count)
 		count(ev);
 	else
-		bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, ev, sizeof(*ev));
+		emit(ctx, ev, sizeof(*ev));
 }
 
 /* ---- kprobe path ------------------------------------------------------- */
@@ -240,20 +242,19 @@ static __always_inline void flush_pending(void *ctx, struct sock *sk)
 	bpf_map_delete_elem(&pending, &sk);
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int tcpc_state(struct trace_event_raw_inet_sock_set_state *ctx)
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 {
-	struct sock *sk = (struct sock *)ctx->skaddr;
 	struct event ev = {};
 
-	if (ctx->protocol != IPPROTO_TCP)
-		return 0;
-	if (ctx->oldstate == TCP_SYN_SENT) {
+	if (oldstate == TCP_SYN_SENT) {
 		if (defer_to_lport)
 			flush_pending(ctx, sk);
 		return 0;
 	}
-	if (ctx->oldstate != TCP_CLOSE || ctx->newstate != TCP_SYN_SENT)
+	if (oldstate != TCP_CLOSE || newstate != TCP_SYN_SENT)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	if (!task_wanted())
 		return 0;
@@ -272,10 +273,10 @@ int tcpc_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* The SYN is queued in the connecting thread with its local port chosen.
  * Runs for every transmitted packet: one map miss in the common case. */
-SEC("tracepoint/net/net_dev_queue")
-int tcpc_dev_queue(struct trace_event_raw_net_dev_template *ctx)
+SEC("raw_tp/net_dev_queue")
+int BPF_PROG(tcpc_dev_queue, struct sk_buff *skb)
 {
-	struct sock *sk = BPF_CORE_READ((struct sk_buff *)ctx->skbaddr, sk);
+	struct sock *sk = BPF_CORE_READ(skb, sk);
 
 	if (sk)
 		flush_pending(ctx, sk);
@@ -304,7 +305,7 @@ static __always_inline void dns_output(void *ctx, const void *src, __u64 len, bo
 		bpf_probe_read_user(d->payload, len, src);
 	else
 		bpf_probe_read_kernel(d->payload, len, src);
-	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, d, offsetof(struct dns_event, payload) + len);
+	emit(ctx, d, offsetof(struct dns_event, payload) + len);
 }
 
 static __always_inline int dns_recv_entry(struct sock *sk, struct msghdr *msg)
@@ -398,10 +399,9 @@ struct udp_header {
 
 /* Every received packet: IPv4 or IPv6, UDP from port 53, not a fragment.
  * skb->data is at the network header here. */
-SEC("tracepoint/net/netif_receive_skb")
-int tcpc_dns_skb(struct trace_event_raw_net_dev_template *ctx)
+SEC("raw_tp/netif_receive_skb")
+int BPF_PROG(tcpc_dns_skb, struct sk_buff *skb)
 {
-	struct sk_buff *skb = ctx->skbaddr;
 	unsigned char *data = BPF_CORE_READ(skb, data);
 	__u32 headlen = BPF_CORE_READ(skb, len) - BPF_CORE_READ(skb, data_len);
 	struct udp_header uh;

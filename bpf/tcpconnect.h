@@ -12,7 +12,10 @@
 /* -P filter: one bit per destination port, so any number of ports costs one lookup. */
 #define PORT_BITMAP_BYTES (65536 / 8)
 
-/* Records on the events perf buffer start alike: a timestamp and a kind. */
+/* The events ring buffer: about 23000 connect records of room. */
+#define EVENTS_RING_BYTES (2 << 20)
+
+/* Records on the events ring buffer start alike: a timestamp and a kind. */
 enum record_kind {
 	RECORD_CONNECT = 1,
 	RECORD_DNS = 2,

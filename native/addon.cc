@@ -63,6 +63,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CaptureLibbpfLog();
   exports.Set("Tracer", Tracer::Define(env));
   exports.Set("pinnedMapInfo", Napi::Function::New(env, PinnedMapInfo, "pinnedMapInfo"));
+  exports.Set("ringBufferSupported", Napi::Function::New(env, RingBufferSupported, "ringBufferSupported"));
   Napi::Object layouts = Napi::Object::New(env);
   layouts.Set("tcpconnectEvent", EventLayout(env));
   layouts.Set("dnsEvent", DnsEventLayout(env));

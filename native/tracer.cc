@@ -71,6 +71,7 @@ void Tracer::Open(Napi::Env env, const std::string& name, Napi::Object spec) {
   if (spec.Has("rodata")) SetRodata(env, spec.Get("rodata").As<Napi::Object>());
   SelectPrograms(env, spec.Get("programs").As<Napi::Array>());
   if (spec.Has("reuseMaps")) ReuseMaps(env, spec.Get("reuseMaps").As<Napi::Object>());
+  if (spec.Has("perfEventArrays")) MakePerfEventArrays(env, spec.Get("perfEventArrays").As<Napi::Array>());
 
   int err = bpf_object__load(obj_);
   if (err) ThrowBpfError(env, "load", err, "load BPF object " + name);
@@ -126,6 +127,25 @@ void Tracer::SelectPrograms(Napi::Env env, Napi::Array names) {
     bpf_program__set_autoload(prog, load);
   }
   if (!wanted.empty()) throw Napi::Error::New(env, "no BPF program named " + *wanted.begin());
+}
+
+// Ring buffer maps to create as perf event arrays (one ring per CPU), for
+// kernels older than BPF ring buffers (5.8). libbpf sizes them to the CPUs.
+void Tracer::MakePerfEventArrays(Napi::Env env, Napi::Array names) {
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string name = names.Get(i).As<Napi::String>();
+    bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+    if (!map) throw Napi::Error::New(env, "no BPF map named " + name);
+    int err = bpf_map__set_type(map, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+    if (!err) err = bpf_map__set_key_size(map, sizeof(__u32));
+    if (!err) err = bpf_map__set_value_size(map, sizeof(__u32));
+    if (!err) err = bpf_map__set_max_entries(map, 0);
+    if (err) ThrowBpfError(env, "open", err, "make " + name + " a perf event array");
+  }
+}
+
+Napi::Value RingBufferSupported(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1);
 }
 
 // The object's map `name` becomes the map pinned at `path` (the user's
@@ -200,20 +220,38 @@ Napi::Value Tracer::Attach(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// start(mapName, pagesPerCpu, onEvents(batch: Buffer | null, lost: number))
+// start(mapName, { pagesPerCpu, lostMap }, onEvents(batch: Buffer | null, lost: number))
+// reads a ring buffer map, or a perf event array with pagesPerCpu pages per
+// CPU. A ring buffer's losses are counted by the programs in lostMap (an
+// array whose entry 0 is a u64); a perf buffer reports its own.
 Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!obj_) throw Napi::Error::New(env, "tracer is closed");
-  if (pb_) throw Napi::Error::New(env, "tracer already started");
+  if (pb_ || rb_) throw Napi::Error::New(env, "tracer already started");
   std::string map_name = info[0].As<Napi::String>();
-  size_t pages = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Object opts = info[1].As<Napi::Object>();
   bpf_map* map = bpf_object__find_map_by_name(obj_, map_name.c_str());
   if (!map) throw Napi::Error::New(env, "no BPF map named " + map_name);
 
   ClearLibbpfLog();
   errno = 0;
-  pb_ = perf_buffer__new(bpf_map__fd(map), pages, OnSample, OnLost, this, nullptr);
-  if (!pb_) ThrowBpfError(env, "perf_buffer", LastError(), "open perf buffer " + map_name);
+  int fd = -1;
+  if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF) {
+    if (opts.Has("lostMap")) {
+      std::string lost_name = opts.Get("lostMap").As<Napi::String>();
+      bpf_map* lost = bpf_object__find_map_by_name(obj_, lost_name.c_str());
+      if (!lost) throw Napi::Error::New(env, "no BPF map named " + lost_name);
+      lost_map_fd_ = bpf_map__fd(lost);
+    }
+    rb_ = ring_buffer__new(bpf_map__fd(map), OnRecord, this, nullptr);
+    if (!rb_) ThrowBpfError(env, "ring_buffer", LastError(), "open ring buffer " + map_name);
+    fd = ring_buffer__epoll_fd(rb_);
+  } else {
+    size_t pages = opts.Get("pagesPerCpu").As<Napi::Number>().Uint32Value();
+    pb_ = perf_buffer__new(bpf_map__fd(map), pages, OnSample, OnLost, this, nullptr);
+    if (!pb_) ThrowBpfError(env, "perf_buffer", LastError(), "open perf buffer " + map_name);
+    fd = perf_buffer__epoll_fd(pb_);
+  }
 
   on_events_ = Napi::Persistent(info[2].As<Napi::Function>());
   async_ = std::make_unique<Napi::AsyncContext>(env, "tcpconnect:perf_buffer");
@@ -223,12 +261,12 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   loop_ = loop;
   poll_ = new uv_poll_t;
   poll_->data = this;
-  int err = uv_poll_init(loop, poll_, perf_buffer__epoll_fd(pb_));
+  int err = uv_poll_init(loop, poll_, fd);
   if (err) {
     uv_poll_t* p = poll_;
     poll_ = nullptr;
     delete p;
-    throw Napi::Error::New(env, std::string("failed to watch perf buffer: ") + uv_strerror(err));
+    throw Napi::Error::New(env, std::string("failed to watch ") + map_name + ": " + uv_strerror(err));
   }
   timer_ = new uv_timer_t;
   timer_->data = this;
@@ -237,13 +275,15 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// Wake on the next sample. libuv adds the fd to its epoll at the next loop
-// turn, and that epoll_ctl polls the perf rings, which clears their
-// readiness: samples that arrive before it would wait for the next wakeup.
-// An idle handle keeps the loop from blocking and consumes once more after
-// the registration.
+// Wake on the next record. A ring buffer is readable for as long as it
+// holds data. A perf buffer is not: libuv adds the fd to its epoll at the
+// next loop turn, and that epoll_ctl polls the perf rings, which clears
+// their readiness, so samples that arrive before it would wait for the next
+// wakeup. An idle handle keeps the loop from blocking and consumes once more
+// after the registration.
 void Tracer::Watch() {
   uv_poll_start(poll_, UV_READABLE, OnReadable);
+  if (!pb_) return;
   idle_turns_ = 0;
   if (!idle_) {
     idle_ = new uv_idle_t;
@@ -258,8 +298,7 @@ void Tracer::OnIdle(uv_idle_t* handle) {
   // The first turn runs before libuv's epoll_ctl, the second after it.
   if (++self->idle_turns_ < 2) return;
   self->StopIdle();
-  if (!self->pb_) return;
-  perf_buffer__consume(self->pb_);
+  if (!self->Consume()) return;
   self->Deliver();
 }
 
@@ -280,28 +319,53 @@ void Tracer::OnSample(void* ctx, int, void* data, uint32_t size) {
   self->batch_.insert(self->batch_.end(), bytes, bytes + size);
 }
 
+int Tracer::OnRecord(void* ctx, void* data, size_t size) {
+  OnSample(ctx, -1, data, static_cast<uint32_t>(size));
+  return 0;
+}
+
 void Tracer::OnLost(void* ctx, int, __u64 count) { static_cast<Tracer*>(ctx)->lost_ += count; }
+
+// Reads everything the buffer holds into batch_. False once torn down.
+bool Tracer::Consume() {
+  if (rb_) {
+    ring_buffer__consume(rb_);
+    if (lost_map_fd_ >= 0) {
+      __u32 zero = 0;
+      __u64 total = 0;
+      if (bpf_map_lookup_elem(lost_map_fd_, &zero, &total) == 0 && total > lost_seen_) {
+        lost_ += total - lost_seen_;
+        lost_seen_ = total;
+      }
+    }
+    return true;
+  }
+  if (pb_) {
+    perf_buffer__consume(pb_);
+    return true;
+  }
+  return false;
+}
 
 void Tracer::OnReadable(uv_poll_t* handle, int status, int) {
   auto* self = static_cast<Tracer*>(handle->data);
-  if (status < 0 || !self->pb_) return;
   // Not perf_buffer__poll(pb, 0): perf clears a ring's readiness when it is
   // polled, and the outer epoll (libuv's) has just done that, so the inner
   // epoll_wait would see nothing. Consuming every ring is O(CPUs) and exact.
-  perf_buffer__consume(self->pb_);
+  if (status < 0 || !self->Consume()) return;
   self->Deliver();
   if (!self->poll_) return;  // closed from the callback
-  // The first sample of a burst is handed over at once; the rest of the
-  // burst is read kCoalesceMs later in one batch, instead of one wakeup per
-  // sample (the kernel wakes the reader for every sample).
+  // The first record of a burst is handed over at once; the rest of the
+  // burst is read kCoalesceMs later in one batch. A perf buffer wakes the
+  // reader for every sample, a ring buffer for the first record after each
+  // read: either way one read per burst, not one per record.
   uv_poll_stop(self->poll_);
   uv_timer_start(self->timer_, OnTimer, kCoalesceMs, 0);
 }
 
 void Tracer::OnTimer(uv_timer_t* handle) {
   auto* self = static_cast<Tracer*>(handle->data);
-  if (!self->pb_) return;
-  perf_buffer__consume(self->pb_);
+  if (!self->Consume()) return;
   bool busy = self->Deliver();
   if (!self->poll_) return;
   if (busy)
@@ -388,6 +452,11 @@ void Tracer::Teardown() {
     perf_buffer__free(pb_);
     pb_ = nullptr;
   }
+  if (rb_) {
+    ring_buffer__free(rb_);
+    rb_ = nullptr;
+  }
+  lost_map_fd_ = -1;
   while (!links_.empty()) {
     bpf_link__destroy(links_.back());
     links_.pop_back();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Tracer: one loaded BPF object and what hangs off it (links, a perf buffer
-// watched by a uv_poll on Node's own loop). Generic: it knows object, rodata
+// Tracer: one loaded BPF object and what hangs off it (links, a ring buffer
+// or perf buffer watched by a uv_poll on Node's own loop). Generic: it knows object, rodata
 // variable, program and map names, never what a tool prints.
 #pragma once
 
@@ -18,15 +18,18 @@
 struct bpf_object;
 struct bpf_link;
 struct perf_buffer;
+struct ring_buffer;
 
 class Tracer : public Napi::ObjectWrap<Tracer> {
  public:
   static Napi::Function Define(Napi::Env env);
 
   // new Tracer(objectName, { rodata: { name: Buffer }, programs: [name],
-  //                         reuseMaps?: { name: pinnedPath } })
+  //                         reuseMaps?: { name: pinnedPath },
+  //                         perfEventArrays?: [name] })
   // opens the embedded object, writes rodata, puts pinned maps in place of
-  // the object's own, loads the listed programs.
+  // the object's own, makes the ring buffers listed perf event arrays, loads
+  // the listed programs.
   explicit Tracer(const Napi::CallbackInfo& info);
   ~Tracer() override;
 
@@ -40,6 +43,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void SetRodata(Napi::Env env, Napi::Object values);
   void SelectPrograms(Napi::Env env, Napi::Array names);
   void ReuseMaps(Napi::Env env, Napi::Object pinned);
+  void MakePerfEventArrays(Napi::Env env, Napi::Array names);
   void Teardown();
 
   static void OnReadable(uv_poll_t* handle, int status, int events);
@@ -48,6 +52,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Watch();
   void StopIdle();
   static void OnSample(void* ctx, int cpu, void* data, uint32_t size);
+  static int OnRecord(void* ctx, void* data, size_t size);
+  bool Consume();
   static void OnLost(void* ctx, int cpu, __u64 count);
   static void OnEnvCleanup(void* arg);
   bool Deliver();
@@ -56,6 +62,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   bpf_object* obj_ = nullptr;
   std::vector<bpf_link*> links_;
   perf_buffer* pb_ = nullptr;
+  ring_buffer* rb_ = nullptr;
+  int lost_map_fd_ = -1;   // the ring buffer's loss counter
+  uint64_t lost_seen_ = 0;
   uv_poll_t* poll_ = nullptr;
   uv_idle_t* idle_ = nullptr;
   uv_timer_t* timer_ = nullptr;  // reads a burst after the wakeup that began it
@@ -63,7 +72,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   int idle_turns_ = 0;
   bool cleanup_hook_ = false;
 
-  // Filled by perf_buffer__poll, handed to JS once per wakeup: each record
+  // Filled by Consume(), handed to JS once per read: each record
   // is a little-endian u32 length followed by that many bytes.
   std::vector<uint8_t> batch_;
   uint64_t lost_ = 0;
@@ -73,3 +82,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
 // pinnedMapInfo(path) -> { isMap, type, keySize, valueSize, maxEntries }
 Napi::Value PinnedMapInfo(const Napi::CallbackInfo& info);
+
+// ringBufferSupported() -> whether this kernel has BPF ring buffers (5.8+)
+Napi::Value RingBufferSupported(const Napi::CallbackInfo& info);

@@ -16,13 +16,22 @@ export interface TracerSpec {
   programs: string[];
   /** map name -> path of a pinned map to use in its place */
   reuseMaps?: Record<string, string>;
+  /** ring buffer maps to create as perf event arrays (kernels before 5.8) */
+  perfEventArrays?: string[];
+}
+
+export interface StartOptions {
+  /** a perf event array's pages per CPU */
+  pagesPerCpu: number;
+  /** a ring buffer's loss counter: an array map whose entry 0 is a u64 */
+  lostMap?: string;
 }
 
 export interface NativeTracer {
   /** Attaches every program named, or none of them (throws). */
   attach(programs: string[]): void;
-  /** Reads the perf event array `map`; one call per wakeup. */
-  start(map: string, pagesPerCpu: number, onEvents: (batch: Buffer | null, lost: number) => void): void;
+  /** Reads the ring buffer or perf event array `map`; one call per read. */
+  start(map: string, options: StartOptions, onEvents: (batch: Buffer | null, lost: number) => void): void;
   /** Every entry of a map, as [key, value]. */
   readMap(map: string): Array<[Buffer, Buffer]>;
   /** Detaches and unloads everything; idempotent. */
@@ -43,6 +52,8 @@ export interface NativeBinding {
     ipv6FlowKey: RecordLayout;
   };
   portBitmapBytes: number;
+  /** whether the kernel has BPF ring buffers (5.8+) */
+  ringBufferSupported(): boolean;
   pinnedMapInfo(path: string): { isMap: boolean; type?: number; keySize?: number; valueSize?: number; maxEntries?: number };
 }
 

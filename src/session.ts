@@ -7,7 +7,7 @@
 import os from 'node:os';
 
 import { FatalError, bpfErrorData } from './errors.js';
-import type { NativeBinding, NativeTracer } from './native.js';
+import type { NativeBinding, NativeTracer, TracerSpec } from './native.js';
 import type { AttachMethod } from './options.js';
 
 export interface ProbeSet {
@@ -56,6 +56,18 @@ function loadError(tool: string, err: unknown): FatalError {
   return new FatalError(`${tool}: ${e.message}${detail ? ` (${detail})` : ''}`);
 }
 
+/**
+ * How records leave the kernel: a BPF ring buffer (5.8+), else a perf event
+ * array. TCPCONNECT_PERF_BUFFER=1 forces the latter, so that tests can run
+ * the older path on a new kernel.
+ */
+export function eventsTransport(native: NativeBinding, env = process.env): Pick<TracerSpec, 'perfEventArrays'> & {
+  rodata: Record<string, Buffer>;
+} {
+  const ring = native.ringBufferSupported() && env.TCPCONNECT_PERF_BUFFER !== '1';
+  return { rodata: { use_ringbuf: Buffer.from([ring ? 1 : 0]) }, perfEventArrays: ring ? [] : ['events'] };
+}
+
 export function openAndAttach(native: NativeBinding, plan: AttachPlan): Attached {
   const sets: Array<['kprobe' | 'tracepoint', ProbeSet]> =
     plan.method === 'auto'
@@ -65,23 +77,22 @@ export function openAndAttach(native: NativeBinding, plan: AttachPlan): Attached
         ]
       : [[plan.method, plan[plan.method]]];
 
+  const transport = eventsTransport(native);
+  const spec = (programs: string[]): TracerSpec => ({
+    rodata: { ...plan.rodata, ...transport.rodata },
+    reuseMaps: plan.reuseMaps,
+    perfEventArrays: transport.perfEventArrays,
+    programs,
+  });
   let tracer: NativeTracer;
   try {
     // Both sets are loaded in auto mode: the kprobe programs pass the
     // verifier here even on kernels where they cannot attach.
-    tracer = new native.Tracer(plan.object, {
-      rodata: plan.rodata,
-      reuseMaps: plan.reuseMaps,
-      programs: sets.flatMap(([, s]) => s.programs),
-    });
+    tracer = new native.Tracer(plan.object, spec(sets.flatMap(([, s]) => s.programs)));
   } catch (err) {
     if (plan.method !== 'auto') throw loadError(plan.tool, err);
     try {
-      tracer = new native.Tracer(plan.object, {
-        rodata: plan.rodata,
-        reuseMaps: plan.reuseMaps,
-        programs: plan.tracepoint.programs,
-      });
+      tracer = new native.Tracer(plan.object, spec(plan.tracepoint.programs));
       sets.splice(0, 1);
     } catch {
       throw loadError(plan.tool, err);

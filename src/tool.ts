@@ -61,7 +61,7 @@ export function preflight(prog: string, io: Io): NativeBinding {
   return io.native();
 }
 
-/** Perf buffer pages per CPU (bcc: 8); more absorbs bursts. */
+/** Perf buffer pages per CPU (bcc: 8), where there is no ring buffer; more absorbs bursts. */
 export const PERF_PAGES = 64;
 
 export function u32(n: number): Buffer {
@@ -88,9 +88,9 @@ export function commonRodata(
 }
 
 /**
- * Reads the events perf buffer: each wakeup's records, in time order, go to
- * `handle`, which returns the text to print; losses and malformed records
- * are said on stderr (bcc's "Possibly lost N samples").
+ * Reads the events ring buffer (or perf buffer): each read's records, in
+ * time order, go to `handle`, which returns the text to print; losses and
+ * malformed records are said on stderr (bcc's "Possibly lost N samples").
  */
 export function streamRecords(
   prog: string,
@@ -98,7 +98,7 @@ export function streamRecords(
   io: Io,
   handle: (records: DecodedRecord[]) => string,
 ): void {
-  tracer.start('events', PERF_PAGES, (batch, lost) => {
+  tracer.start('events', { pagesPerCpu: PERF_PAGES, lostMap: 'events_lost' }, (batch, lost) => {
     if (lost) io.err(`Possibly lost ${lost} samples`);
     if (!batch) return;
     const { records, malformed } = decodeBatch(batch);

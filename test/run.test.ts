@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as dnsPacket from 'dns-packet';
 
 import { EVENT_LAYOUT } from '../src/decode.js';
-import type { NativeBinding, NativeTracer, TracerSpec } from '../src/native.js';
+import type { NativeBinding, NativeTracer, StartOptions, TracerSpec } from '../src/native.js';
 import { run } from '../src/tcpconnect.js';
 import type { Io } from '../src/tool.js';
 
@@ -32,7 +32,7 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
         throw Object.assign(new Error(`failed to attach ${programs[0]}: No such file or directory`), { op: 'attach', errno: 2 });
       kernel.attached.push(programs);
     }
-    start(_map: string, _pages: number, cb: (batch: Buffer | null, lost: number) => void) {
+    start(_map: string, _options: StartOptions, cb: (batch: Buffer | null, lost: number) => void) {
       kernel.emit = cb;
     }
     readMap(name: string): Array<[Buffer, Buffer]> {
@@ -46,6 +46,7 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
     Tracer,
     layouts: { tcpconnectEvent: EVENT_LAYOUT },
     portBitmapBytes: 8192,
+    ringBufferSupported: () => true,
     pinnedMapInfo: () => ({ isMap: true, type: 1, keySize: 8, valueSize: 8, maxEntries: 128 }),
   } as unknown as NativeBinding;
 }

@@ -18,6 +18,7 @@ import {
   describeE2E,
   listeners,
   loadedPrograms,
+  ourProgramsAfterExit,
   stopAll,
 } from './harness.js';
 

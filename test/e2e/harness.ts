@@ -82,14 +82,20 @@ export class ToolRun {
   }
 
   /** Starts the CLI (tcpconnect unless told) and waits for its header (programs attached). */
-  static start(args: string[], headerLines = 2, cli = CLI): Promise<ToolRun> {
-    return ToolRun.spawn(process.execPath, [cli, ...args], headerLines);
+  static start(args: string[], headerLines = 2, cli = CLI, env: NodeJS.ProcessEnv = {}): Promise<ToolRun> {
+    return ToolRun.spawn(process.execPath, [cli, ...args], headerLines, 10000, env);
   }
 
   /** Starts any tracer (bcc's too) and waits for its first headerLines lines. */
-  static async spawn(command: string, args: string[], headerLines = 2, timeoutMs = 10000): Promise<ToolRun> {
+  static async spawn(
+    command: string,
+    args: string[],
+    headerLines = 2,
+    timeoutMs = 10000,
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<ToolRun> {
     const run = new ToolRun(
-      spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } }),
+      spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', ...env } }),
       headerLines,
     );
     await run.waitUntil(() => run.stdout.split('\n').length > headerLines || run.proc.exitCode !== null, timeoutMs);
@@ -219,6 +225,15 @@ export async function closedPort(): Promise<number> {
 }
 
 /** Names of BPF programs loaded in the kernel. */
+/** Types of the loaded maps named `name` (bpftool's names: ringbuf, perf_event_array...). */
+export function loadedMapTypes(name: string): string[] {
+  const list = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'list'], { encoding: 'utf8' })) as Array<{
+    name?: string;
+    type?: string;
+  }>;
+  return list.filter((m) => m.name === name).map((m) => m.type ?? '');
+}
+
 export function loadedPrograms(): string[] {
   const list = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'list'], { encoding: 'utf8' })) as Array<{
     name?: string;
@@ -227,6 +242,21 @@ export function loadedPrograms(): string[] {
 }
 
 export const OUR_PROGRAMS = /^tcp[ca]_/;
+
+/**
+ * Our programs still loaded after a run ended, once the kernel has freed what
+ * it frees late: a raw tracepoint's link is released after an RCU grace
+ * period, so its program can be listed for a moment after the process exits.
+ * Waits up to 2 s for at most `left` of ours to remain.
+ */
+export async function ourProgramsAfterExit(left = 0): Promise<string[]> {
+  let ours = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
+  for (const deadline = Date.now() + 2000; ours.length > left && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 50));
+    ours = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
+  }
+  return ours;
+}
 
 /** bcc's row: "%-7d %-12.12s %-2d %-16s %-16s %-6d " */
 export function bccRow(pid: number, comm: string, ip: number, saddr: string, daddr: string, dport: number): string {

@@ -10,7 +10,7 @@ import { expect, it } from 'vitest';
 import { loadNative } from '../../src/native.js';
 import { attachPlan as acceptPlan } from '../../src/tcpaccept.js';
 import { attachPlan } from '../../src/tcpconnect.js';
-import { CLI, ToolRun, describeE2E, loadedPrograms } from './harness.js';
+import { CLI, ToolRun, describeE2E, loadedPrograms, ourProgramsAfterExit } from './harness.js';
 
 const kernelHasKprobes =
   existsSync('/sys/bus/event_source/devices/kprobe') || existsSync('/sys/kernel/tracing/kprobe_events');
@@ -18,7 +18,7 @@ const kernelHasKprobes =
 const options = { timestamp: false, family: 0, lport: true, printUid: false, count: false, dns: false, attach: 'kprobe' } as const;
 
 describeE2E('kprobe path', () => {
-  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d, --cgroupmap, --mntnsmap alike)', () => {
+  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d, --cgroupmap, --mntnsmap alike)', async () => {
     const native = loadNative();
     for (const extra of [{}, { pid: 1, uid: 0, ports: [80, 443], family: 6 as const }, { count: true }, { dns: true }, { containers: true }]) {
       // The container filters' code, with the object's own (empty) maps.
@@ -32,7 +32,7 @@ describeE2E('kprobe path', () => {
         tracer.close();
       }
     }
-    expect(loadedPrograms().filter((n) => n.startsWith('tcpc_'))).toEqual([]);
+    expect(await ourProgramsAfterExit()).toEqual([]);
   });
 
   it("loads tcpaccept's kretprobe and it passes the verifier", () => {
@@ -60,7 +60,7 @@ describeE2E('kprobe path', () => {
         /^tcpconnect: cannot attach kprobes on tcp_v4_connect, tcp_v6_connect: .*try --attach tracepoint\n$/,
       );
     }
-    expect(loadedPrograms().filter((n) => n.startsWith('tcpc_'))).toEqual([]);
+    expect(await ourProgramsAfterExit()).toEqual([]);
   });
 
 });

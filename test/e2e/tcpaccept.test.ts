@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, expect, it } from 'vitest';
 
-import { ACCEPT_CLI, NOBODY, OUR_PROGRAMS, ToolRun, describeE2E, loadedPrograms, stopAll } from './harness.js';
+import { ACCEPT_CLI, NOBODY, OUR_PROGRAMS, ToolRun, describeE2E, loadedPrograms, ourProgramsAfterExit, stopAll } from './harness.js';
 
 const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
 const attach = METHOD ? ['--attach', METHOD] : [];
@@ -159,7 +159,7 @@ describeE2E('tcpaccept end to end', () => {
     }
     expect(await exited).toBe(0);
     expect(out.split('\n')[1]).toMatch(/tcpa-head/);
-    expect(loadedPrograms().filter((n) => OUR_PROGRAMS.test(n))).toEqual([]);
+    expect(await ourProgramsAfterExit()).toEqual([]);
   }, 90000);
 
   it('exits 2 on bad input and 1 when not root, with one line', () => {

@@ -16,7 +16,9 @@ import {
   connectFrom,
   describeE2E,
   listeners,
+  loadedMapTypes,
   loadedPrograms,
+  ourProgramsAfterExit,
   stopAll,
   CLI,
 } from './harness.js';
@@ -60,6 +62,27 @@ describeE2E('tcpconnect end to end', () => {
     const ours = tool.rows().filter((r) => /tcpc-/.test(r));
     expect(ours).toEqual(want);
     expect(done.stderr).toMatch(/^tcpconnect: tracing with (kprobes|tracepoint)/);
+  });
+
+  it('sends rows up a ring buffer, or a perf buffer where the kernel has none (TCPCONNECT_PERF_BUFFER=1)', async () => {
+    for (const [env, type] of [
+      [{}, 'ringbuf'],
+      [{ TCPCONNECT_PERF_BUFFER: '1' }, 'perf_event_array'],
+    ] as const) {
+      const tool = await ToolRun.start(attach, 2, CLI, env);
+      expect(loadedMapTypes('events')).toEqual([type]);
+      const v4 = await connectFrom('tcpc-v4', '127.0.0.1', ports.v4);
+      const v6 = await connectFrom('tcpc-v6', '::1', ports.v6);
+      const want = [
+        bccRow(v4.pid, 'tcpc-v4', 4, '127.0.0.1', '127.0.0.1', ports.v4),
+        bccRow(v6.pid, 'tcpc-v6', 6, '::1', '::1', ports.v6),
+      ];
+      await tool.waitUntil(() => want.every((w) => tool.rows().includes(w)));
+      const done = await tool.stop('SIGINT');
+      expect(done.code).toBe(0);
+      expect(tool.rows().filter((r) => /tcpc-/.test(r))).toEqual(want);
+      expect(await ourProgramsAfterExit()).toEqual([]);
+    }
   });
 
   it('with -t -U -L prints TIME(s), UID and the real local port', async () => {
@@ -177,7 +200,7 @@ describeE2E('tcpconnect end to end', () => {
     expect(await exited).toBe(0);
     expect(out.split('\n').slice(0, 3)[2]).toMatch(/tcpc-head/);
     expect(err).not.toMatch(/Error|at .*\.js/);
-    expect(loadedPrograms().filter((n) => OUR_PROGRAMS.test(n)).length).toBe(before);
+    expect((await ourProgramsAfterExit(before)).length).toBe(before);
   }, 90000);
 
   it.each(['SIGINT', 'SIGTERM'] as const)('exits 0 on %s and leaves nothing loaded', async (signal) => {
@@ -187,7 +210,7 @@ describeE2E('tcpconnect end to end', () => {
     const done = await tool.stop(signal);
     expect(done.code).toBe(0);
     expect(done.stderr).not.toMatch(/Error|at .*\.js/);
-    expect(loadedPrograms().filter((n) => OUR_PROGRAMS.test(n))).toEqual([]);
+    expect(await ourProgramsAfterExit()).toEqual([]);
   });
 
   it('exits 1 with one line when not root, and loads nothing', async () => {
