@@ -18,7 +18,6 @@ import {
   describeE2E,
   listeners,
   loadedPrograms,
-  ourProgramsAfterExit,
   stopAll,
 } from './harness.js';
 
