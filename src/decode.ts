@@ -23,12 +23,12 @@ const RECORD_DNS = 2;
 const TASK_COMM_LEN = 16;
 
 export interface DnsAnswer {
-  tsNs: bigint;
+  tsUs: number; // kernel time, µs (as bcc's ts_us)
   payload: Buffer;
 }
 
 export interface ConnectEvent {
-  tsNs: bigint;
+  tsUs: number; // kernel time, µs (as bcc's ts_us)
   pid: number;
   uid: number;
   ip: number; // 4 or 6
@@ -39,70 +39,112 @@ export interface ConnectEvent {
   task: string; // latin1: one char per byte, as bcc prints bytes
 }
 
-/** Splits a batch into records; a record shorter than expected is skipped and counted. */
-export function splitBatch(batch: Buffer, minSize: number): { records: Buffer[]; malformed: number } {
-  const records: Buffer[] = [];
+export type DecodedRecord = { kind: 'connect'; event: ConnectEvent } | { kind: 'dns'; answer: DnsAnswer };
+
+/**
+ * A u64 nanosecond count at `off` as whole microseconds, exactly (a double
+ * holds the ns only up to 2^53, 104 days of uptime): 2^32 ns is
+ * 4294967 µs + 296 ns.
+ */
+function microseconds(buf: Buffer, off: number): number {
+  const lo = buf.readUInt32LE(off);
+  const hi = buf.readUInt32LE(off + 4);
+  return hi * 4294967 + Math.floor((hi * 296 + lo) / 1000);
+}
+
+/**
+ * The last few task names decoded, most recent first: a busy connector's
+ * name comes again and again, and comparing 16 bytes is cheaper than
+ * decoding them.
+ */
+const recentTasks: Array<{ bytes: Uint8Array; text: string }> = [];
+const RECENT_TASKS = 8;
+
+function taskName(buf: Buffer, start: number): string {
+  for (let i = 0; i < recentTasks.length; i++) {
+    const t = recentTasks[i];
+    let j = 0;
+    while (j < TASK_COMM_LEN && t.bytes[j] === buf[start + j]) j++;
+    if (j < TASK_COMM_LEN) continue;
+    if (i > 0) {
+      recentTasks.splice(i, 1);
+      recentTasks.unshift(t);
+    }
+    return t.text;
+  }
+  let end = start;
+  while (end < start + TASK_COMM_LEN && buf[end] !== 0) end++;
+  const entry = { bytes: Uint8Array.prototype.slice.call(buf, start, start + TASK_COMM_LEN), text: buf.toString('latin1', start, end) };
+  recentTasks.unshift(entry);
+  if (recentTasks.length > RECENT_TASKS) recentTasks.pop();
+  return entry.text;
+}
+
+/** struct event at `off` of `buf`. Read in place: this runs once per row. */
+export function decodeEvent(buf: Buffer, off = 0): ConnectEvent {
+  const o = EVENT_LAYOUT.offsets;
+  const ip = buf[off + o.ip];
+  return {
+    tsUs: microseconds(buf, off + o.ts_ns),
+    pid: buf.readUInt32LE(off + o.pid),
+    uid: buf.readUInt32LE(off + o.uid),
+    ip,
+    saddr: formatAddress(ip, buf, off + o.saddr),
+    daddr: formatAddress(ip, buf, off + o.daddr),
+    lport: buf.readUInt16LE(off + o.lport),
+    dport: buf.readUInt16LE(off + o.dport),
+    task: taskName(buf, off + o.task),
+  };
+}
+
+function decodeDns(buf: Buffer, off: number, len: number): DnsAnswer | undefined {
+  const o = DNS_EVENT_LAYOUT.offsets;
+  const size = buf.readUInt32LE(off + o.len);
+  if (size > DNS_EVENT_LAYOUT.size - o.payload || o.payload + size > len) return undefined;
+  return { tsUs: microseconds(buf, off + o.ts_ns), payload: buf.subarray(off + o.payload, off + o.payload + size) };
+}
+
+const tsOf = (r: DecodedRecord) => (r.kind === 'connect' ? r.event.tsUs : r.answer.tsUs);
+
+/**
+ * Splits a batch into records, in time order: a ring buffer's already are;
+ * a perf buffer's come ring by ring, one per CPU, and are sorted. A record
+ * too short for its kind, or of no known kind, is skipped and counted.
+ */
+export function decodeBatch(batch: Buffer): { records: DecodedRecord[]; malformed: number } {
+  const records: DecodedRecord[] = [];
   let malformed = 0;
+  let ordered = true;
+  let last = -Infinity;
   let off = 0;
   while (off + 4 <= batch.length) {
     const len = batch.readUInt32LE(off);
     off += 4;
     if (off + len > batch.length) {
       malformed++;
+      off = batch.length;
       break;
     }
-    if (len < minSize) malformed++;
-    else records.push(batch.subarray(off, off + len));
+    const kind = len >= DNS_EVENT_LAYOUT.offsets.payload ? batch.readUInt32LE(off + EVENT_LAYOUT.offsets.kind) : 0;
+    let rec: DecodedRecord | undefined;
+    if (kind === RECORD_CONNECT && len >= EVENT_LAYOUT.size) {
+      rec = { kind: 'connect', event: decodeEvent(batch, off) };
+    } else if (kind === RECORD_DNS) {
+      const answer = decodeDns(batch, off, len);
+      if (answer) rec = { kind: 'dns', answer };
+    }
     off += len;
-  }
-  if (off < batch.length) malformed++;
-  return { records, malformed };
-}
-
-export function decodeEvent(rec: Buffer): ConnectEvent {
-  const o = EVENT_LAYOUT.offsets;
-  const ip = rec[o.ip];
-  const addrLen = ip === 4 ? 4 : 16;
-  const task = rec.subarray(o.task, o.task + TASK_COMM_LEN);
-  const nul = task.indexOf(0);
-  return {
-    tsNs: rec.readBigUInt64LE(o.ts_ns),
-    pid: rec.readUInt32LE(o.pid),
-    uid: rec.readUInt32LE(o.uid),
-    ip,
-    saddr: formatAddress(ip, rec.subarray(o.saddr, o.saddr + addrLen)),
-    daddr: formatAddress(ip, rec.subarray(o.daddr, o.daddr + addrLen)),
-    lport: rec.readUInt16LE(o.lport),
-    dport: rec.readUInt16LE(o.dport),
-    task: task.subarray(0, nul === -1 ? TASK_COMM_LEN : nul).toString('latin1'),
-  };
-}
-
-export type DecodedRecord = { kind: 'connect'; event: ConnectEvent } | { kind: 'dns'; answer: DnsAnswer };
-
-function decodeDns(rec: Buffer): DnsAnswer | undefined {
-  const o = DNS_EVENT_LAYOUT.offsets;
-  const len = rec.readUInt32LE(o.len);
-  if (len > DNS_EVENT_LAYOUT.size - o.payload || o.payload + len > rec.length) return undefined;
-  return { tsNs: rec.readBigUInt64LE(o.ts_ns), payload: rec.subarray(o.payload, o.payload + len) };
-}
-
-/** Decodes a batch in time order (rings are per CPU, so a batch is not). */
-export function decodeBatch(batch: Buffer): { records: DecodedRecord[]; malformed: number } {
-  const split = splitBatch(batch, DNS_EVENT_LAYOUT.offsets.payload);
-  let malformed = split.malformed;
-  const records: Array<DecodedRecord & { ts: bigint }> = [];
-  for (const rec of split.records) {
-    const kind = rec.readUInt32LE(EVENT_LAYOUT.offsets.kind);
-    if (kind === RECORD_CONNECT && rec.length >= EVENT_LAYOUT.size) {
-      const event = decodeEvent(rec);
-      records.push({ kind: 'connect', event, ts: event.tsNs });
+    if (!rec) {
+      malformed++;
       continue;
     }
-    const answer = kind === RECORD_DNS ? decodeDns(rec) : undefined;
-    if (answer) records.push({ kind: 'dns', answer, ts: answer.tsNs });
-    else malformed++;
+    const ts = tsOf(rec);
+    if (ts < last) ordered = false;
+    last = ts;
+    records.push(rec);
   }
-  records.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
-  return { records: records.map(({ ts: _ts, ...r }) => r as DecodedRecord), malformed };
+  if (off < batch.length) malformed++;
+  // Stable: records of the same microsecond keep the kernel's order.
+  if (!ordered) records.sort((a, b) => tsOf(a) - tsOf(b));
+  return { records, malformed };
 }

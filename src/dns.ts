@@ -18,14 +18,14 @@ export const DNS_DELAY_MS = 100;
 
 interface Entry {
   name: string;
-  tsNs: bigint; // kernel time the answer was received
+  tsUs: number; // kernel time the answer was received, µs
 }
 
 export class DnsCache {
   private readonly names = new LRUCache<string, Entry>({ max: DNS_CACHE_SIZE, ttl: DNS_TTL_MS });
 
   /** Reads one answer; anything malformed, truncated or hostile is dropped. Returns how many addresses it named. */
-  add(payload: Buffer, tsNs: bigint): number {
+  add(payload: Buffer, tsUs: number): number {
     let packet: dnsPacket.Packet;
     try {
       packet = dnsPacket.decode(payload);
@@ -40,17 +40,17 @@ export class DnsCache {
       if ((answer.type !== 'A' && answer.type !== 'AAAA') || typeof answer.data !== 'string') continue;
       const address = answer.type === 'A' ? answer.data : canonicalIPv6(answer.data);
       if (address === undefined) continue;
-      this.names.set(address, { name, tsNs });
+      this.names.set(address, { name, tsUs });
       named++;
     }
     return named;
   }
 
-  /** The QUERY column for a connect to `daddr` at kernel time `tsNs`. */
-  query(daddr: string, tsNs: bigint): string {
+  /** The QUERY column for a connect to `daddr` at kernel time `tsUs`. */
+  query(daddr: string, tsUs: number): string {
     const hit = this.names.get(daddr);
     if (!hit) return daddr === '127.0.0.1' || daddr === '::1' ? 'localhost' : 'No DNS Query';
-    const ms = Number(tsNs - hit.tsNs) / 1e6;
+    const ms = (tsUs - hit.tsUs) / 1000;
     return ms > DNS_DELAY_MS ? `${hit.name} (${ms.toFixed(3)}ms)` : hit.name;
   }
 

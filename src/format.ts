@@ -3,7 +3,7 @@
 // tcpconnect's output: bcc's tools/tcpconnect.py printf strings as data,
 // mode for mode, trailing spaces included. Nothing else prints rows.
 
-import { sprintf } from './printf.js';
+import { formatter, sprintf } from './printf.js';
 import type { FlowCount } from './count.js';
 import type { ConnectEvent } from './decode.js';
 
@@ -52,6 +52,16 @@ export function header(cols: Columns): string {
   return cols.dns ? `${line} QUERY` : line;
 }
 
+// Rows are formatted once per event: their formats are compiled up front.
+const ROW = {
+  timestamp: formatter(FORMATS.timestamp.row),
+  uid: formatter(FORMATS.uid.row),
+  plain: formatter(FORMATS.plain.row),
+  lport: formatter(FORMATS.lport.row),
+  accept: formatter(FORMATS.accept.row),
+  acceptTime: formatter(FORMATS.accept.time.row),
+};
+
 /** Formats rows; -t counts from the first row formatted, as bcc does. */
 export class RowFormatter {
   private startUs: number | undefined;
@@ -62,14 +72,14 @@ export class RowFormatter {
   row(ev: ConnectEvent, suffix = ''): string {
     let line = '';
     if (this.cols.timestamp) {
-      const us = Number(ev.tsNs / 1000n);
+      const us = ev.tsUs;
       this.startUs ??= us;
-      line += sprintf(FORMATS.timestamp.row, (us - this.startUs) / 1000000);
+      line += ROW.timestamp((us - this.startUs) / 1000000);
     }
-    if (this.cols.printUid) line += sprintf(FORMATS.uid.row, ev.uid);
+    if (this.cols.printUid) line += ROW.uid(ev.uid);
     line += this.cols.lport
-      ? sprintf(FORMATS.lport.row, ev.pid, ev.task, ev.ip, ev.saddr, ev.lport, ev.daddr, ev.dport, suffix)
-      : sprintf(FORMATS.plain.row, ev.pid, ev.task, ev.ip, ev.saddr, ev.daddr, ev.dport, suffix);
+      ? ROW.lport(ev.pid, ev.task, ev.ip, ev.saddr, ev.lport, ev.daddr, ev.dport, suffix)
+      : ROW.plain(ev.pid, ev.task, ev.ip, ev.saddr, ev.daddr, ev.dport, suffix);
     return line;
   }
 }
@@ -109,14 +119,13 @@ export class AcceptRowFormatter {
 
   /** now: the wall clock at print time (bcc's -T is not the event's time). */
   row(ev: ConnectEvent, now: Date): string {
-    const { accept, timestamp } = FORMATS;
     let line = '';
-    if (this.cols.time) line += sprintf(accept.time.row, wallClock(now));
+    if (this.cols.time) line += ROW.acceptTime(wallClock(now));
     if (this.cols.timestamp) {
-      const us = Number(ev.tsNs / 1000n);
+      const us = ev.tsUs;
       this.startUs ??= us;
-      line += sprintf(timestamp.row, (us - this.startUs) / 1000000);
+      line += ROW.timestamp((us - this.startUs) / 1000000);
     }
-    return line + sprintf(accept.row, ev.pid, ev.task, ev.ip, ev.daddr, ev.dport, ev.saddr, ev.lport);
+    return line + ROW.accept(ev.pid, ev.task, ev.ip, ev.daddr, ev.dport, ev.saddr, ev.lport);
   }
 }

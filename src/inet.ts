@@ -5,13 +5,15 @@
 // first longest run of two or more zero words, lower-case hex, and the
 // dotted forms ::ffff:a.b.c.d and ::a.b.c.d. Not the WHATWG URL text.
 
-export function formatIPv4(bytes: Uint8Array): string {
-  return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+/** The 4 bytes at `off` of `bytes`. */
+export function formatIPv4(bytes: Uint8Array, off = 0): string {
+  return `${bytes[off]}.${bytes[off + 1]}.${bytes[off + 2]}.${bytes[off + 3]}`;
 }
 
-export function formatIPv6(bytes: Uint8Array): string {
+/** The 16 bytes at `off` of `bytes`. */
+export function formatIPv6(bytes: Uint8Array, off = 0): string {
   const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((bytes[i] << 8) | bytes[i + 1]);
+  for (let i = off; i < off + 16; i += 2) words.push((bytes[i] << 8) | bytes[i + 1]);
 
   // The first longest run of zero words wins; a single zero is not compressed.
   let bestBase = -1;
@@ -41,7 +43,7 @@ export function formatIPv6(bytes: Uint8Array): string {
     // glibc: IPv4-compatible (::a.b.c.d, two non-zero words after six zero
     // words) and IPv4-mapped (::ffff:a.b.c.d) addresses end dotted.
     if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
-      out += formatIPv4(bytes.subarray(12, 16));
+      out += formatIPv4(bytes, off + 12);
       return out;
     }
     out += words[i].toString(16);
@@ -50,6 +52,6 @@ export function formatIPv6(bytes: Uint8Array): string {
   return out;
 }
 
-export function formatAddress(ip: number, bytes: Uint8Array): string {
-  return ip === 4 ? formatIPv4(bytes) : formatIPv6(bytes);
+export function formatAddress(ip: number, bytes: Uint8Array, off = 0): string {
+  return ip === 4 ? formatIPv4(bytes, off) : formatIPv6(bytes, off);
 }

@@ -74,8 +74,8 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
       let out = '';
       // In time order: an answer is in the cache before the connect it led to.
       for (const r of records) {
-        if (r.kind === 'dns') dns?.add(r.answer.payload, r.answer.tsNs);
-        else out += `${rows.row(r.event, dns ? dns.query(r.event.daddr, r.event.tsNs) : '')}\n`;
+        if (r.kind === 'dns') dns?.add(r.answer.payload, r.answer.tsUs);
+        else out += `${rows.row(r.event, dns ? dns.query(r.event.daddr, r.event.tsUs) : '')}\n`;
       }
       return out;
     });

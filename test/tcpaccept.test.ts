@@ -9,7 +9,7 @@ import { HELP, parseArgs } from '../src/tcpaccept-cli.js';
 const HEADER = 'PID     COMM         IP RADDR            RPORT LADDR            LPORT';
 
 const ev: ConnectEvent = {
-  tsNs: 7_000_000_000n,
+  tsUs: 7_000_000,
   pid: 907,
   uid: 0,
   ip: 4,
@@ -38,7 +38,7 @@ describe('tcpaccept output', () => {
     const f = new AcceptRowFormatter({ time: true, timestamp: true });
     const at = new Date(2026, 0, 2, 3, 4, 5);
     expect(f.row(ev, at)).toMatch(/^03:04:05 0\.000    907 /);
-    expect(f.row({ ...ev, tsNs: ev.tsNs + 1_500_000_000n }, at)).toMatch(/^03:04:05 1\.500    907 /);
+    expect(f.row({ ...ev, tsUs: ev.tsUs + 1_500_000 }, at)).toMatch(/^03:04:05 1\.500    907 /);
     expect(wallClock(new Date(2026, 0, 2, 23, 59, 9))).toBe('23:59:09');
   });
 });
