@@ -5,6 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
 import path from 'node:path';
 
 import { FatalError } from './errors.js';
@@ -57,13 +58,20 @@ export interface NativeBinding {
   pinnedMapInfo(path: string): { isMap: boolean; type?: number; keySize?: number; valueSize?: number; maxEntries?: number };
 }
 
-export const ADDON_PATH = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'build',
-  'Release',
-  'tcpconnect.node',
-);
+/**
+ * build/Release/tcpconnect.node of the package this code is in: the
+ * nearest one up from here (src/, dist/, or the bundle's dist/bin/chunks/).
+ */
+function findAddon(): string {
+  const rel = path.join('build', 'Release', 'tcpconnect.node');
+  const start = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = start, up = 0; up < 4; dir = path.dirname(dir), up++) {
+    if (fs.existsSync(path.join(dir, rel))) return path.join(dir, rel);
+  }
+  return path.resolve(start, '..', rel);
+}
+
+export const ADDON_PATH = findAddon();
 
 let binding: NativeBinding | undefined;
 

@@ -6,7 +6,6 @@
 import { PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
 import { containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
-import { DnsCache } from './dns.js';
 import { BANNER, RowFormatter, countTable, header } from './format.js';
 import type { NativeBinding } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
@@ -65,11 +64,13 @@ export function run(argv: string[], io: Io): Promise<number> {
 
 async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   const native = preflight(PROG, io);
+  // Only -d needs dns-packet and lru-cache: loading them costs start-up time.
+  const dnsModule = opts.dns ? await import('./dns.js') : undefined;
   const containers = containerFilters(PROG, native, opts);
   const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers));
   try {
     const rows = new RowFormatter(opts);
-    const dns = opts.dns ? new DnsCache() : undefined;
+    const dns = dnsModule ? new dnsModule.DnsCache() : undefined;
     streamRecords(PROG, tracer, io, (records) => {
       let out = '';
       // In time order: an answer is in the cache before the connect it led to.

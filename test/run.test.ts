@@ -2,7 +2,7 @@
 //
 // The whole CLI through run(), with a fake native binding: exit codes,
 // messages, the attach-method policy, and rows from a batch.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import * as dnsPacket from 'dns-packet';
 
@@ -238,7 +238,7 @@ describe('run', () => {
     len.writeUInt32LE(dnsRecord.length);
     const h = harness();
     const done = run(['-d'], h.io);
-    await Promise.resolve();
+    await vi.waitFor(() => expect(h.kernel.attached).not.toEqual([])); // -d loads its module first
     expect(h.kernel.attached).toEqual([['tcpc_state', 'tcpc_dns_skb']]);
     expect(h.out.join('')).toMatch(/DPORT  QUERY\n$/);
     // The connect comes first in the batch but after the answer in time.

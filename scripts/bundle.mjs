@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// dist/bin/tcpconnect.js and tcpaccept.js as one file each (plus a chunk for
+// what only -d loads): Node then starts them without resolving and reading
+// some thirty modules, which was a quarter of the time to the header. tsc
+// still type-checks and emits dist/ for the rest; this runs after it.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+await build({
+  entryPoints: ['tcpconnect', 'tcpaccept'].map((tool) => path.join(root, 'src', 'bin', `${tool}.ts`)),
+  outdir: path.join(root, 'dist', 'bin'),
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+  // dns-packet is CommonJS: its require() of Node's modules needs a require.
+  banner: { js: "import { createRequire as __tcpconnectRequire } from 'node:module';\nconst require = __tcpconnectRequire(import.meta.url);" },
+});
