@@ -40,6 +40,11 @@ export function processIo(tool: string): ProcessIo {
     native: loadNative,
     geteuid: () => process.geteuid?.() ?? -1,
     btfAvailable: () => fs.existsSync('/sys/kernel/btf/vmlinux'),
+    // libbpf attaches through the kprobe PMU, or else tracefs's kprobe_events.
+    kprobesAvailable: () =>
+      ['/sys/bus/event_source/devices/kprobe', '/sys/kernel/tracing/kprobe_events', '/sys/kernel/debug/tracing/kprobe_events'].some(
+        (p) => fs.existsSync(p),
+      ),
     stopped() {
       return new Promise<void>((resolve) => {
         stop = resolve;

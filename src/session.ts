@@ -68,14 +68,24 @@ export function eventsTransport(native: NativeBinding, env = process.env): Pick<
   return { rodata: { use_ringbuf: Buffer.from([ring ? 1 : 0]) }, perfEventArrays: ring ? [] : ['events'] };
 }
 
-export function openAndAttach(native: NativeBinding, plan: AttachPlan): Attached {
+/** Said when the kernel has neither a kprobe PMU nor kprobe_events. */
+export const NO_KPROBES = 'this kernel has no kprobe PMU or kprobe_events';
+
+/**
+ * kprobesAvailable: false when the kernel plainly has no kprobes; auto mode
+ * then loads only the tracepoint programs (the kprobe set would load, pass
+ * the verifier and fail to attach, which costs start-up time for nothing).
+ */
+export function openAndAttach(native: NativeBinding, plan: AttachPlan, kprobesAvailable = true): Attached {
   const sets: Array<['kprobe' | 'tracepoint', ProbeSet]> =
-    plan.method === 'auto'
-      ? [
-          ['kprobe', plan.kprobe],
-          ['tracepoint', plan.tracepoint],
-        ]
-      : [[plan.method, plan[plan.method]]];
+    plan.method !== 'auto'
+      ? [[plan.method, plan[plan.method]]]
+      : kprobesAvailable
+        ? [
+            ['kprobe', plan.kprobe],
+            ['tracepoint', plan.tracepoint],
+          ]
+        : [['tracepoint', plan.tracepoint]];
 
   const transport = eventsTransport(native);
   const spec = (programs: string[]): TracerSpec => ({
@@ -86,11 +96,11 @@ export function openAndAttach(native: NativeBinding, plan: AttachPlan): Attached
   });
   let tracer: NativeTracer;
   try {
-    // Both sets are loaded in auto mode: the kprobe programs pass the
-    // verifier here even on kernels where they cannot attach.
+    // Both sets are loaded in auto mode where kprobes may attach: the kprobe
+    // programs pass the verifier even on kernels where they cannot.
     tracer = new native.Tracer(plan.object, spec(sets.flatMap(([, s]) => s.programs)));
   } catch (err) {
-    if (plan.method !== 'auto') throw loadError(plan.tool, err);
+    if (plan.method !== 'auto' || sets.length === 1) throw loadError(plan.tool, err);
     try {
       tracer = new native.Tracer(plan.object, spec(plan.tracepoint.programs));
       sets.splice(0, 1);
@@ -99,7 +109,7 @@ export function openAndAttach(native: NativeBinding, plan: AttachPlan): Attached
     }
   }
 
-  const failures: string[] = [];
+  const failures: string[] = plan.method === 'auto' && !kprobesAvailable ? [NO_KPROBES] : [];
   for (const [method, set] of sets) {
     try {
       tracer.attach(set.programs);

@@ -34,7 +34,7 @@ export function attachPlan(
 async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const native = preflight(PROG, io);
   const containers = containerFilters(PROG, native, opts);
-  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers));
+  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
   try {
     const rows = new AcceptRowFormatter(opts);
     streamRecords(PROG, tracer, io, (records) => {

@@ -67,7 +67,7 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   // Only -d needs dns-packet and lru-cache: loading them costs start-up time.
   const dnsModule = opts.dns ? await import('./dns.js') : undefined;
   const containers = containerFilters(PROG, native, opts);
-  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers));
+  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
   try {
     const rows = new RowFormatter(opts);
     const dns = dnsModule ? new dnsModule.DnsCache() : undefined;

@@ -16,6 +16,8 @@ export interface Io {
   native(): NativeBinding;
   geteuid(): number;
   btfAvailable(): boolean;
+  /** whether the kernel offers kprobes at all (a kprobe PMU or kprobe_events) */
+  kprobesAvailable(): boolean;
   /** resolves when the run should end: a signal, or the reader of stdout went away */
   stopped(): Promise<void>;
 }

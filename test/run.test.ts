@@ -51,7 +51,7 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
   } as unknown as NativeBinding;
 }
 
-function harness(over: Partial<FakeKernel> = {}, env: { euid?: number; btf?: boolean } = {}) {
+function harness(over: Partial<FakeKernel> = {}, env: { euid?: number; btf?: boolean; kprobeSupport?: boolean } = {}) {
   const kernel: FakeKernel = { kprobes: false, opened: [], attached: [], closed: 0, ...over };
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
@@ -63,6 +63,7 @@ function harness(over: Partial<FakeKernel> = {}, env: { euid?: number; btf?: boo
     native: () => fakeNative(kernel),
     geteuid: () => env.euid ?? 0,
     btfAvailable: () => env.btf ?? true,
+    kprobesAvailable: () => env.kprobeSupport ?? true,
     stopped: () => stopped,
   };
   return { kernel, io, out, err, stop };
@@ -138,6 +139,19 @@ describe('run', () => {
     h.stop();
     expect(await done).toBe(0);
     expect(h.kernel.closed).toBe(1);
+  });
+
+  it('when the kernel has no kprobes at all then it loads only the tracepoint programs', async () => {
+    const h = harness({ kprobes: false }, { kprobeSupport: false });
+    const done = run([], h.io);
+    await Promise.resolve();
+    expect(h.kernel.opened.map((o) => o.spec.programs)).toEqual([['tcpc_state']]);
+    expect(h.kernel.attached).toEqual([['tcpc_state']]);
+    expect(h.err).toEqual([
+      'tcpconnect: tracing with tracepoint sock:inet_sock_set_state (kprobes unavailable: this kernel has no kprobe PMU or kprobe_events)',
+    ]);
+    h.stop();
+    expect(await done).toBe(0);
   });
 
   it('when kprobes attach then it uses them', async () => {
