@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, '.output');
 const STORM = path.join(OUT, 'storm');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PROCS = Number(process.env.BENCH_PROCS ?? 2);
 const node = process.execPath;
 const bin = (tool) => path.join(ROOT, 'dist', 'bin', `${tool}.js`);
@@ -80,6 +80,27 @@ function usage(pid) {
   return { cpu: ticks / 100, rssMB: hwm ? Number(hwm[1]) / 1024 : NaN };
 }
 
+/**
+ * Nanoseconds our programs have run, where the kernel keeps count
+ * (kernel.bpf_stats_enabled=1): the in-kernel cost, which the tracer's own
+ * CPU time does not include.
+ */
+function bpfRunNs() {
+  try {
+    const list = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }));
+    return list.filter((p) => /^tcp[ca]_/.test(p.name ?? '')).reduce((a, p) => a + (p.run_time_ns ?? 0), 0);
+  } catch {
+    return NaN;
+  }
+}
+const bpfStats = (() => {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+})();
+
 async function withTracer(name) {
   const t = TRACERS[name];
   const file = path.join(OUT, 'bench-rows.txt');
@@ -103,9 +124,11 @@ async function withTracer(name) {
   }
   if (process.env.BENCH_DEBUG) console.error(`bench: ${name} ready`);
   const before = usage(proc.pid);
+  const bpfBefore = bpfRunNs();
   const s = storm();
   await sleep(500); // let the last rows drain
   const after = usage(proc.pid);
+  const bpfNs = bpfRunNs() - bpfBefore;
   await stop(proc, exited);
   if (reader) {
     reader.stdin.end(); // our copy of the pipe's write end
@@ -115,7 +138,7 @@ async function withTracer(name) {
   const lost = [...stderr.matchAll(/(?:Possibly lost|Lost) (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
   // What it should have seen: every connect (tcpaccept: every accept).
   const expected = t.expect === 'accepts' ? s.accepts : s.connects;
-  return { ...s, expected, seen, lost, cpu: after.cpu - before.cpu, rssMB: after.rssMB };
+  return { ...s, expected, seen, lost, cpu: after.cpu - before.cpu, rssMB: after.rssMB, bpfNs };
 }
 
 async function startup(cmd, readyLines, runs = 10) {
@@ -152,19 +175,31 @@ async function main() {
     (results.startupMs[name] = await startup(cmd, ready)), process.env.BENCH_DEBUG && console.error('bench: startup', name);
 
   const runs = { 'no tracer': [] };
-  for (const name of Object.keys(TRACERS)) runs[name] = [];
-  // Alternate: each round runs the baseline, then every tracer.
+  const ratios = { 'no tracer': [] };
+  for (const name of Object.keys(TRACERS)) (runs[name] = []), (ratios[name] = []);
+  // This machine's storm rate drifts by ±15 % from run to run, so every
+  // tracer run is paired with a no-tracer run just before it, and a ratio
+  // is the median of its pairs.
   for (let r = 0; r < ROUNDS; r++) {
-    runs['no tracer'].push({ ...storm(), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN });
-    for (const name of Object.keys(TRACERS)) runs[name].push(await withTracer(name));
+    for (const name of Object.keys(TRACERS)) {
+      const base = { ...storm(), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN };
+      runs['no tracer'].push(base);
+      ratios['no tracer'].push(1);
+      const run = await withTracer(name);
+      runs[name].push(run);
+      ratios[name].push(run.rate / base.rate);
+    }
   }
-  const base = mean(runs['no tracer'].map((x) => x.rate));
   for (const [name, xs] of Object.entries(runs)) {
     const connects = xs.reduce((a, x) => a + (x.expected ?? x.connects), 0);
     const seen = xs.reduce((a, x) => a + x.seen, 0);
+    const rs = [...ratios[name]].sort((a, b) => a - b);
     results.storm[name] = {
       rate: mean(xs.map((x) => x.rate)),
-      ratio: mean(xs.map((x) => x.rate)) / base,
+      ratio: rs[Math.floor(rs.length / 2)],
+      ratioMin: rs[0],
+      ratioMax: rs[rs.length - 1],
+      bpfNsPerConnect: bpfStats && name.startsWith("tcp") ? xs.reduce((a, x) => a + x.bpfNs, 0) / xs.reduce((a, x) => a + x.connects, 0) : NaN,
       connects,
       seen,
       lost: xs.reduce((a, x) => a + x.lost, 0),
@@ -177,12 +212,15 @@ async function main() {
 
   const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   console.log(`start-up, exec to header (median of 10): ${Object.entries(results.startupMs).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}`);
-  console.log(`connect storm: ${PROCS} processes, ${SECONDS} s, ${ROUNDS} alternating rounds`);
-  console.log('tracer              connects/s  ratio  rows/connects  lost  missing  cpu us/event  peak RSS MB');
-  for (const [name, s] of Object.entries(results.storm))
+  console.log(`connect storm: ${PROCS} processes, ${SECONDS} s, ${ROUNDS} rounds, each run paired with a no-tracer run`);
+  console.log('tracer              connects/s  ratio (min-max)      rows/connects  lost  missing  cpu us/event  bpf ns/connect  peak RSS MB');
+  for (const [name, s] of Object.entries(results.storm)) {
+    const range = name === 'no tracer' ? '' : `(${fmt(s.ratioMin, 2)}-${fmt(s.ratioMax, 2)})`;
     console.log(
-      `${name.padEnd(19)} ${fmt(s.rate, 0).padStart(10)}  ${fmt(s.ratio, 3)}  ${name === 'no tracer' ? '-'.padStart(13) : `${s.seen}/${s.connects}`.padStart(13)}  ${String(s.lost).padStart(4)}  ${String(name === 'no tracer' ? '-' : s.missing).padStart(7)}  ${fmt(s.usPerEvent, 2).padStart(12)}  ${fmt(s.peakRssMB).padStart(11)}`,
+      `${name.padEnd(19)} ${fmt(s.rate, 0).padStart(10)}  ${fmt(s.ratio, 3)} ${range.padEnd(11)}  ${name === 'no tracer' ? '-'.padStart(13) : `${s.seen}/${s.connects}`.padStart(13)}  ${String(s.lost).padStart(4)}  ${String(name === 'no tracer' ? '-' : s.missing).padStart(7)}  ${fmt(s.usPerEvent, 2).padStart(12)}  ${fmt(s.bpfNsPerConnect, 0).padStart(14)}  ${fmt(s.peakRssMB).padStart(11)}`,
     );
+  }
+  if (!bpfStats) console.log('bpf ns/connect: not counted (sysctl kernel.bpf_stats_enabled=0)');
   console.log(`written: ${path.join(OUT, 'bench.json')}`);
 }
 

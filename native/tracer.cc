@@ -17,8 +17,10 @@
 
 namespace {
 
-// How long a burst of samples is left to collect before it is read.
-constexpr uint64_t kCoalesceMs = 5;
+// How long a burst of records is left to collect before it is read: rows
+// show at most this late, and each read costs less per row the more it
+// holds (5 -> 20 ms: ~2.9 -> ~2.4 us of tracer CPU per row in the storm).
+constexpr uint64_t kCoalesceMs = 20;
 
 const embedded_bpf_object* FindEmbedded(const std::string& name) {
   for (const auto& o : embedded_bpf_objects)
