@@ -11,13 +11,12 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
 import {
   CLI,
-  OUR_PROGRAMS,
   ToolRun,
   armedConnector,
   bccRow,
   describeE2E,
   listeners,
-  loadedPrograms,
+  ourProgramsAfterExit,
   stopAll,
 } from './harness.js';
 
@@ -151,7 +150,7 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
     ],
     ['an array map', () => pin('array', 4, 8, 'array'), 'an array map, not a hash map'],
     ['a hash map with 4-byte keys', () => pin('key4', 4, 8), 'keys of 4 bytes; it needs 8-byte keys'],
-  ])('refuses %s with exit 1 and one line, loading nothing', (_what, make, message) => {
+  ])('refuses %s with exit 1 and one line, loading nothing', async (_what, make, message) => {
     const p = make();
     for (const flag of ['--cgroupmap', '--mntnsmap']) {
       const r = spawnSync(process.execPath, [CLI, flag, p, ...attach], { encoding: 'utf8', timeout: 10000 });
@@ -159,6 +158,6 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe(`tcpconnect: ${flag} ${p}: ${message}${message.endsWith('keys') ? ` (${flag === '--cgroupmap' ? 'cgroup v2 ids' : 'mount namespace ids'})` : ''}${message.startsWith('not on') ? ' (pin the map under /sys/fs/bpf)' : ''}\n`);
     }
-    expect(loadedPrograms().filter((n) => OUR_PROGRAMS.test(n))).toEqual([]);
+    expect(await ourProgramsAfterExit()).toEqual([]);
   });
 });

@@ -247,11 +247,11 @@ export const OUR_PROGRAMS = /^tcp[ca]_/;
  * Our programs still loaded after a run ended, once the kernel has freed what
  * it frees late: a raw tracepoint's link is released after an RCU grace
  * period, so its program can be listed for a moment after the process exits.
- * Waits up to 2 s for at most `left` of ours to remain.
+ * Waits up to 5 s (a loaded machine's grace period) for none to remain.
  */
-export async function ourProgramsAfterExit(left = 0): Promise<string[]> {
+export async function ourProgramsAfterExit(): Promise<string[]> {
   let ours = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
-  for (const deadline = Date.now() + 2000; ours.length > left && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 5000; ours.length > 0 && Date.now() < deadline; ) {
     await new Promise((r) => setTimeout(r, 50));
     ours = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
   }

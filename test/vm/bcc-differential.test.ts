@@ -69,8 +69,9 @@ describe('ours against bcc, on a kernel with kprobes', () => {
     const split = (row: string) => (flags.includes('-t') ? [Number(row.slice(0, 9)), row.slice(9)] : [0, row]);
     const want = ours(outputs.bcc);
     expect(want.length, show(outputs)).toBe(6);
-    // Under emulation the gap between SYN_SENT and the return varies by tens of ms.
-    const tolerance: Record<string, number> = { kprobe: 0.0015, tracepoint: 0.05 };
+    // Under emulation the gap between SYN_SENT and the return varies by tens of ms,
+    // and two kretprobes on the same return run a few ms apart (2 ms seen on 6.1).
+    const tolerance: Record<string, number> = { kprobe: 0.005, tracepoint: 0.05 };
     for (const name of ['kprobe', 'tracepoint']) {
       const got = ours(outputs[name]);
       expect(got.length, show(outputs)).toBe(want.length);
