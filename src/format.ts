@@ -3,7 +3,7 @@
 // tcpconnect's output: bcc's tools/tcpconnect.py printf strings as data,
 // mode for mode, trailing spaces included. Nothing else prints rows.
 
-import { formatter, sprintf } from './printf.js';
+import { ByteSink, formatter, sprintf } from './printf.js';
 import type { FlowCount } from './count.js';
 import type { ConnectEvent } from './decode.js';
 
@@ -65,22 +65,26 @@ const ROW = {
 /** Formats rows; -t counts from the first row formatted, as bcc does. */
 export class RowFormatter {
   private startUs: number | undefined;
+  private readonly scratch = new ByteSink(512);
 
   constructor(private readonly cols: Columns) {}
 
-  /** suffix: -d's QUERY text, after the DPORT column's separator. */
-  row(ev: ConnectEvent, suffix = ''): string {
-    let line = '';
+  /** Writes one row, without its newline. suffix: -d's QUERY text, after the DPORT column's separator. */
+  write(sink: ByteSink, ev: ConnectEvent, suffix = ''): void {
     if (this.cols.timestamp) {
       const us = ev.tsUs;
       this.startUs ??= us;
-      line += ROW.timestamp((us - this.startUs) / 1000000);
+      ROW.timestamp(sink, (us - this.startUs) / 1000000);
     }
-    if (this.cols.printUid) line += ROW.uid(ev.uid);
-    line += this.cols.lport
-      ? ROW.lport(ev.pid, ev.task, ev.ip, ev.saddr, ev.lport, ev.daddr, ev.dport, suffix)
-      : ROW.plain(ev.pid, ev.task, ev.ip, ev.saddr, ev.daddr, ev.dport, suffix);
-    return line;
+    if (this.cols.printUid) ROW.uid(sink, ev.uid);
+    if (this.cols.lport) ROW.lport(sink, ev.pid, ev.task, ev.ip, ev.saddr, ev.lport, ev.daddr, ev.dport, suffix);
+    else ROW.plain(sink, ev.pid, ev.task, ev.ip, ev.saddr, ev.daddr, ev.dport, suffix);
+  }
+
+  /** One row as latin1 text. */
+  row(ev: ConnectEvent, suffix = ''): string {
+    this.write(this.scratch, ev, suffix);
+    return this.scratch.takeText();
   }
 }
 
@@ -114,18 +118,24 @@ export function wallClock(now: Date): string {
 /** tcpaccept's rows: the record is tcpconnect's, saddr/lport local and daddr/dport remote. */
 export class AcceptRowFormatter {
   private startUs: number | undefined;
+  private readonly scratch = new ByteSink(512);
 
   constructor(private readonly cols: AcceptColumns) {}
 
-  /** now: the wall clock at print time (bcc's -T is not the event's time). */
-  row(ev: ConnectEvent, now: Date): string {
-    let line = '';
-    if (this.cols.time) line += ROW.acceptTime(wallClock(now));
+  /** Writes one row, without its newline. now: the wall clock at print time (bcc's -T is not the event's time). */
+  write(sink: ByteSink, ev: ConnectEvent, now: Date): void {
+    if (this.cols.time) ROW.acceptTime(sink, wallClock(now));
     if (this.cols.timestamp) {
       const us = ev.tsUs;
       this.startUs ??= us;
-      line += ROW.timestamp((us - this.startUs) / 1000000);
+      ROW.timestamp(sink, (us - this.startUs) / 1000000);
     }
-    return line + ROW.accept(ev.pid, ev.task, ev.ip, ev.daddr, ev.dport, ev.saddr, ev.lport);
+    ROW.accept(sink, ev.pid, ev.task, ev.ip, ev.daddr, ev.dport, ev.saddr, ev.lport);
+  }
+
+  /** One row as latin1 text. */
+  row(ev: ConnectEvent, now: Date): string {
+    this.write(this.scratch, ev, now);
+    return this.scratch.takeText();
   }
 }

@@ -32,7 +32,9 @@ export function processIo(tool: string): ProcessIo {
 
   return {
     out(text) {
-      if (!stdoutBroken) process.stdout.write(text, 'latin1');
+      if (stdoutBroken) return;
+      if (typeof text === 'string') process.stdout.write(text, 'latin1');
+      else process.stdout.write(text);
     },
     err(line) {
       process.stderr.write(`${line}\n`);

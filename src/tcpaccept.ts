@@ -37,9 +37,13 @@ async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
   try {
     const rows = new AcceptRowFormatter(opts);
-    streamRecords(PROG, tracer, io, (records) => {
+    streamRecords(PROG, tracer, io, (records, sink) => {
       const now = new Date();
-      return records.map((r) => (r.kind === 'connect' ? `${rows.row(r.event, now)}\n` : '')).join('');
+      for (const r of records) {
+        if (r.kind !== 'connect') continue;
+        rows.write(sink, r.event, now);
+        sink.text('\n');
+      }
     });
     io.err(notice);
     io.out(`${acceptHeader(opts)}\n`); // bcc's tcpaccept has no banner

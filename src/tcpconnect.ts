@@ -71,14 +71,16 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   try {
     const rows = new RowFormatter(opts);
     const dns = dnsModule ? new dnsModule.DnsCache() : undefined;
-    streamRecords(PROG, tracer, io, (records) => {
-      let out = '';
+    streamRecords(PROG, tracer, io, (records, sink) => {
       // In time order: an answer is in the cache before the connect it led to.
       for (const r of records) {
-        if (r.kind === 'dns') dns?.add(r.answer.payload, r.answer.tsUs);
-        else out += `${rows.row(r.event, dns ? dns.query(r.event.daddr, r.event.tsUs) : '')}\n`;
+        if (r.kind === 'dns') {
+          dns?.add(r.answer.payload, r.answer.tsUs);
+          continue;
+        }
+        rows.write(sink, r.event, dns ? dns.query(r.event.daddr, r.event.tsUs) : '');
+        sink.text('\n');
       }
-      return out;
     });
     io.err(notice);
     // -c prints the banner, then nothing until it is stopped (as bcc).

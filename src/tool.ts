@@ -7,10 +7,11 @@
 import { decodeBatch, type DecodedRecord } from './decode.js';
 import { FatalError, UsageError } from './errors.js';
 import type { NativeBinding, NativeTracer } from './native.js';
+import { ByteSink } from './printf.js';
 
 export interface Io {
-  /** rows and the header: latin1 text, written as it comes */
-  out(text: string): void;
+  /** rows and the header: latin1 text or its bytes, written as it comes */
+  out(text: string | Uint8Array): void;
   /** notices, warnings, errors: one line each */
   err(line: string): void;
   native(): NativeBinding;
@@ -91,21 +92,23 @@ export function commonRodata(
 
 /**
  * Reads the events ring buffer (or perf buffer): each read's records, in
- * time order, go to `handle`, which returns the text to print; losses and
- * malformed records are said on stderr (bcc's "Possibly lost N samples").
+ * time order, go to `handle`, which writes the rows to print into `sink`;
+ * they are written out in one piece. Losses and malformed records are said
+ * on stderr (bcc's "Possibly lost N samples").
  */
 export function streamRecords(
   prog: string,
   tracer: NativeTracer,
   io: Io,
-  handle: (records: DecodedRecord[]) => string,
+  handle: (records: DecodedRecord[], sink: ByteSink) => void,
 ): void {
+  const sink = new ByteSink();
   tracer.start('events', { pagesPerCpu: PERF_PAGES, lostMap: 'events_lost' }, (batch, lost) => {
     if (lost) io.err(`Possibly lost ${lost} samples`);
     if (!batch) return;
     const { records, malformed } = decodeBatch(batch);
     if (malformed) io.err(`${prog}: skipped ${malformed} malformed records`);
-    const out = handle(records);
-    if (out) io.out(out);
+    handle(records, sink);
+    if (sink.len) io.out(sink.take());
   });
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { ConnectEvent } from '../src/decode.js';
 import { BANNER, RowFormatter, header } from '../src/format.js';
-import { sprintf } from '../src/printf.js';
+import { ByteSink, formatter, sprintf } from '../src/printf.js';
 
 // Verbatim from bcc's tcpconnect-bpfcc 0.26 on Debian's 6.1 kernel
 // (shared/reference/bcc-captured-output.txt), trailing spaces included.
@@ -106,8 +106,26 @@ describe('sprintf', () => {
     ['%-9.3f|', [0.0625], '0.062    |'],
     ['%.3f', [2.5625], '2.562'],
     ['%s%%', ['x'], 'x%'],
+    ['%-4d|', [-3], '-3  |'],
+    ['%4d|', [0], '   0|'],
+    ['%d', [12345678901234567890n], '12345678901234567890'],
+    ['%d|%d', [2.7, '41'], '2|41'],
+    ['%-5s|', [42], '42   |'],
+    ['%3s|', ['\xe9'], '  \xe9|'],
+    ['%-2.12s|', ['longer than twelve'], 'longer than |'],
   ] as const)('formats %s like Python', (fmt, args, out) => {
     expect(sprintf(fmt, ...args)).toBe(out);
+  });
+
+  it('writes bytes into a sink that grows, one byte per latin1 char', () => {
+    const sink = new ByteSink(16);
+    const row = formatter('%-7d %-12.12s %s|');
+    for (let i = 0; i < 5000; i++) row(sink, i, 'caf\xe9-task-name', 'x');
+    const text = sink.takeText();
+    expect(text.length).toBe(5000 * 23);
+    expect(text.slice(0, 23)).toBe('0       caf\xe9-task-na x|');
+    expect(text.slice(-23)).toBe('4999    caf\xe9-task-na x|');
+    expect(sink.len).toBe(0);
   });
 
   it('refuses too few arguments', () => {

@@ -58,7 +58,7 @@ function harness(over: Partial<FakeKernel> = {}, env: { euid?: number; btf?: boo
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = {
-    out: (t) => out.push(t),
+    out: (t) => out.push(typeof t === 'string' ? t : Buffer.from(t).toString('latin1')),
     err: (l) => err.push(l),
     native: () => fakeNative(kernel),
     geteuid: () => env.euid ?? 0,
