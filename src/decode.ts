@@ -53,32 +53,46 @@ function microseconds(buf: Buffer, off: number): number {
 }
 
 /**
- * The last few task names decoded, most recent first: a busy connector's
- * name comes again and again, and comparing 16 bytes is cheaper than
- * decoding them.
+ * The last few byte strings of one length decoded to text, most recent
+ * first: a busy connector's name and its peers' addresses come again and
+ * again, and comparing a few bytes is cheaper than building their text.
  */
-const recentTasks: Array<{ bytes: Uint8Array; text: string }> = [];
-const RECENT_TASKS = 8;
+class RecentTexts {
+  private readonly entries: Array<{ bytes: Uint8Array; text: string }> = [];
 
-function taskName(buf: Buffer, start: number): string {
-  for (let i = 0; i < recentTasks.length; i++) {
-    const t = recentTasks[i];
-    let j = 0;
-    while (j < TASK_COMM_LEN && t.bytes[j] === buf[start + j]) j++;
-    if (j < TASK_COMM_LEN) continue;
-    if (i > 0) {
-      recentTasks.splice(i, 1);
-      recentTasks.unshift(t);
+  constructor(
+    private readonly size: number,
+    private readonly decode: (buf: Buffer, start: number) => string,
+    private readonly keep = 8,
+  ) {}
+
+  get(buf: Buffer, start: number): string {
+    const { entries, size } = this;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      let j = 0;
+      while (j < size && e.bytes[j] === buf[start + j]) j++;
+      if (j < size) continue;
+      if (i > 0) {
+        entries.splice(i, 1);
+        entries.unshift(e);
+      }
+      return e.text;
     }
-    return t.text;
+    const e = { bytes: Uint8Array.prototype.slice.call(buf, start, start + size), text: this.decode(buf, start) };
+    entries.unshift(e);
+    if (entries.length > this.keep) entries.pop();
+    return e.text;
   }
+}
+
+const tasks = new RecentTexts(TASK_COMM_LEN, (buf, start) => {
   let end = start;
   while (end < start + TASK_COMM_LEN && buf[end] !== 0) end++;
-  const entry = { bytes: Uint8Array.prototype.slice.call(buf, start, start + TASK_COMM_LEN), text: buf.toString('latin1', start, end) };
-  recentTasks.unshift(entry);
-  if (recentTasks.length > RECENT_TASKS) recentTasks.pop();
-  return entry.text;
-}
+  return buf.toString('latin1', start, end);
+});
+const ipv4 = new RecentTexts(4, (buf, start) => formatAddress(4, buf, start));
+const ipv6 = new RecentTexts(16, (buf, start) => formatAddress(6, buf, start));
 
 /** struct event at `off` of `buf`. Read in place: this runs once per row. */
 export function decodeEvent(buf: Buffer, off = 0): ConnectEvent {
@@ -89,11 +103,11 @@ export function decodeEvent(buf: Buffer, off = 0): ConnectEvent {
     pid: buf.readUInt32LE(off + o.pid),
     uid: buf.readUInt32LE(off + o.uid),
     ip,
-    saddr: formatAddress(ip, buf, off + o.saddr),
-    daddr: formatAddress(ip, buf, off + o.daddr),
+    saddr: (ip === 4 ? ipv4 : ipv6).get(buf, off + o.saddr),
+    daddr: (ip === 4 ? ipv4 : ipv6).get(buf, off + o.daddr),
     lport: buf.readUInt16LE(off + o.lport),
     dport: buf.readUInt16LE(off + o.dport),
-    task: taskName(buf, off + o.task),
+    task: tasks.get(buf, off + o.task),
   };
 }
 

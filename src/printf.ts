@@ -109,7 +109,7 @@ function conversion(arg: string, left: string, width: string, precision: string 
   const l = left ? 'true' : 'false';
   switch (conv) {
     case 's':
-      return `h.str(s, String(${arg}), ${precision === undefined ? -1 : Number(precision)}, ${w}, ${l});`;
+      return `h.str(s, typeof ${arg} === 'string' ? ${arg} : String(${arg}), ${precision === undefined ? -1 : Number(precision)}, ${w}, ${l});`;
     case 'd':
       return `h.int(s, ${arg}, ${w}, ${l});`;
     default:

@@ -47,6 +47,36 @@ describe('decodeBatch', () => {
     ]);
   });
 
+  it('reads each address right, however addresses repeat, v4 and v6 of the same bytes apart', () => {
+    // 12 addresses of each family go round an 8-entry cache, in and out of it.
+    const v4 = Array.from({ length: 12 }, (_, i) => [10, 0, i >> 1, i]);
+    // v6 addresses differ in their last byte only.
+    const v6 = Array.from({ length: 12 }, (_, i) => [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, i]);
+    const order = [0, 1, 0, 2, 11, 3, 4, 5, 6, 7, 8, 9, 10, 0, 11, 1, 1, 5];
+    const recs = order.flatMap((i, n) => {
+      const a = record(BigInt(2 * n), 'a');
+      a.subarray(4).set(v4[i], o.saddr);
+      a.subarray(4).set(v4[11 - i], o.daddr);
+      const b = record(BigInt(2 * n + 1), 'b');
+      const r = b.subarray(4);
+      r[o.ip] = 6;
+      r.set(v6[i], o.saddr);
+      // The v6 daddr starts with the same 4 bytes as a v4 address.
+      r.set([...v4[i], ...v6[i].slice(4)], o.daddr);
+      return [a, b];
+    });
+    const v6text = (bytes: number[]) =>
+      Array.from({ length: 8 }, (_, w) => ((bytes[2 * w] << 8) | bytes[2 * w + 1]).toString(16))
+        .join(':')
+        .replace(/(^|:)0(:0)+(:|$)/, '::');
+    expect(events(Buffer.concat(recs)).map((e) => `${e.saddr} ${e.daddr}`)).toEqual(
+      order.flatMap((i) => [
+        `${v4[i].join('.')} ${v4[11 - i].join('.')}`,
+        `${v6text(v6[i])} ${v6text([...v4[i], ...v6[i].slice(4)])}`,
+      ]),
+    );
+  });
+
   it('puts a perf buffer batch (ring by ring) in time order, keeping ties in order', () => {
     const batch = Buffer.concat([record(3000n, 'a', 1), record(1000n, 'b', 2), record(3000n, 'c', 3), record(2000n, 'd', 4)]);
     expect(events(batch).map((e) => e.pid)).toEqual([2, 4, 1, 3]);
