@@ -93,13 +93,33 @@ function bpfRunNs() {
     return NaN;
   }
 }
-const bpfStats = (() => {
+/**
+ * kernel.bpf_stats_enabled: counting run time costs two clock reads per
+ * program run, so the storm rounds run with it off, as on a user's machine,
+ * and one more run of each of our tracers counts the in-kernel cost with it
+ * on. The machine's setting is put back at exit.
+ */
+const STATS = '/proc/sys/kernel/bpf_stats_enabled';
+const statsBefore = (() => {
   try {
-    return fs.readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1';
+    return fs.readFileSync(STATS, 'utf8').trim();
+  } catch {
+    return null;
+  }
+})();
+function setBpfStats(on) {
+  if (statsBefore === null) return false;
+  try {
+    fs.writeFileSync(STATS, on ? '1' : '0');
+    return true;
   } catch {
     return false;
   }
-})();
+}
+function restoreBpfStats() {
+  if (statsBefore !== null) setBpfStats(statsBefore === '1');
+}
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => (restoreBpfStats(), process.exit(130)));
 
 async function withTracer(name) {
   const t = TRACERS[name];
@@ -165,6 +185,7 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function main() {
   if (process.env.BENCH_DEBUG) console.error("bench: start");
+  setBpfStats(false);
   const results = { seconds: SECONDS, rounds: ROUNDS, procs: PROCS, startupMs: {}, storm: {} };
   for (const [name, cmd, ready] of [
     ['tcpconnect', [node, bin('tcpconnect')], 2],
@@ -177,19 +198,35 @@ async function main() {
   const runs = { 'no tracer': [] };
   const ratios = { 'no tracer': [] };
   for (const name of Object.keys(TRACERS)) (runs[name] = []), (ratios[name] = []);
-  // This machine's storm rate drifts by ±15 % from run to run, so every
-  // tracer run is paired with a no-tracer run just before it, and a ratio
-  // is the median of its pairs.
+  // This machine's storm rate drifts by ±15 % from run to run, so no-tracer
+  // runs alternate with tracer runs, each tracer run's ratio is against the
+  // mean of the no-tracer runs just before and just after it, and a
+  // tracer's ratio is the median of its rounds.
+  const baseline = () => {
+    const base = { ...storm(), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN };
+    runs['no tracer'].push(base);
+    ratios['no tracer'].push(1);
+    return base;
+  };
+  let before = baseline();
   for (let r = 0; r < ROUNDS; r++) {
     for (const name of Object.keys(TRACERS)) {
-      const base = { ...storm(), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN };
-      runs['no tracer'].push(base);
-      ratios['no tracer'].push(1);
       const run = await withTracer(name);
+      const after = baseline();
       runs[name].push(run);
-      ratios[name].push(run.rate / base.rate);
+      ratios[name].push(run.rate / ((before.rate + after.rate) / 2));
+      before = after;
     }
   }
+  // The in-kernel cost per connect, with the kernel counting it.
+  const bpfStats = setBpfStats(true);
+  const bpfNsPerConnect = {};
+  if (bpfStats)
+    for (const name of Object.keys(TRACERS).filter((n) => n.startsWith('tcp'))) {
+      const run = await withTracer(name);
+      bpfNsPerConnect[name] = run.bpfNs / run.connects;
+    }
+  restoreBpfStats();
   for (const [name, xs] of Object.entries(runs)) {
     const connects = xs.reduce((a, x) => a + (x.expected ?? x.connects), 0);
     const seen = xs.reduce((a, x) => a + x.seen, 0);
@@ -199,7 +236,7 @@ async function main() {
       ratio: rs[Math.floor(rs.length / 2)],
       ratioMin: rs[0],
       ratioMax: rs[rs.length - 1],
-      bpfNsPerConnect: bpfStats && name.startsWith("tcp") ? xs.reduce((a, x) => a + x.bpfNs, 0) / xs.reduce((a, x) => a + x.connects, 0) : NaN,
+      bpfNsPerConnect: bpfNsPerConnect[name] ?? NaN,
       connects,
       seen,
       lost: xs.reduce((a, x) => a + x.lost, 0),
@@ -212,7 +249,7 @@ async function main() {
 
   const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   console.log(`start-up, exec to header (median of 10): ${Object.entries(results.startupMs).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}`);
-  console.log(`connect storm: ${PROCS} processes, ${SECONDS} s, ${ROUNDS} rounds, each run paired with a no-tracer run`);
+  console.log(`connect storm: ${PROCS} processes, ${SECONDS} s, ${ROUNDS} rounds, each tracer run between two no-tracer runs`);
   console.log('tracer              connects/s  ratio (min-max)      rows/connects  lost  missing  cpu us/event  bpf ns/connect  peak RSS MB');
   for (const [name, s] of Object.entries(results.storm)) {
     const range = name === 'no tracer' ? '' : `(${fmt(s.ratioMin, 2)}-${fmt(s.ratioMax, 2)})`;
@@ -220,11 +257,13 @@ async function main() {
       `${name.padEnd(19)} ${fmt(s.rate, 0).padStart(10)}  ${fmt(s.ratio, 3)} ${range.padEnd(11)}  ${name === 'no tracer' ? '-'.padStart(13) : `${s.seen}/${s.connects}`.padStart(13)}  ${String(s.lost).padStart(4)}  ${String(name === 'no tracer' ? '-' : s.missing).padStart(7)}  ${fmt(s.usPerEvent, 2).padStart(12)}  ${fmt(s.bpfNsPerConnect, 0).padStart(14)}  ${fmt(s.peakRssMB).padStart(11)}`,
     );
   }
-  if (!bpfStats) console.log('bpf ns/connect: not counted (sysctl kernel.bpf_stats_enabled=0)');
+  if (!bpfStats) console.log(`bpf ns/connect: not counted (${STATS} could not be set)`);
+  else console.log('bpf ns/connect: one more run of each, with kernel.bpf_stats_enabled=1 (off in the rounds above)');
   console.log(`written: ${path.join(OUT, 'bench.json')}`);
 }
 
 main().catch((err) => {
+  restoreBpfStats();
   console.error(`bench: ${err.message}`);
   process.exit(1);
 });
