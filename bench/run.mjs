@@ -119,9 +119,10 @@ function setBpfStats(on) {
 function restoreBpfStats() {
   if (statsBefore !== null) setBpfStats(statsBefore === '1');
 }
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => (restoreBpfStats(), process.exit(130)));
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.on(sig, () => (restoreBpfStats(), process.exit(code)));
 
-async function withTracer(name) {
+/** One storm with tracer `name` attached; countBpf: also its programs' in-kernel run time. */
+async function withTracer(name, countBpf = false) {
   const t = TRACERS[name];
   const file = path.join(OUT, 'bench-rows.txt');
   let reader;
@@ -144,11 +145,11 @@ async function withTracer(name) {
   }
   if (process.env.BENCH_DEBUG) console.error(`bench: ${name} ready`);
   const before = usage(proc.pid);
-  const bpfBefore = bpfRunNs();
+  const bpfBefore = countBpf ? bpfRunNs() : NaN;
   const s = storm();
   await sleep(500); // let the last rows drain
   const after = usage(proc.pid);
-  const bpfNs = bpfRunNs() - bpfBefore;
+  const bpfNs = countBpf ? bpfRunNs() - bpfBefore : NaN;
   await stop(proc, exited);
   if (reader) {
     reader.stdin.end(); // our copy of the pipe's write end
@@ -223,7 +224,7 @@ async function main() {
   const bpfNsPerConnect = {};
   if (bpfStats)
     for (const name of Object.keys(TRACERS).filter((n) => n.startsWith('tcp'))) {
-      const run = await withTracer(name);
+      const run = await withTracer(name, true);
       bpfNsPerConnect[name] = run.bpfNs / run.connects;
     }
   restoreBpfStats();

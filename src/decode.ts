@@ -6,7 +6,7 @@
 // dns_event (-d) of bpf/tcpconnect.h. A test checks these offsets against
 // the ones the addon reports from the C definitions.
 
-import { formatAddress } from './inet.js';
+import { formatIPv4, formatIPv6 } from './inet.js';
 
 export const EVENT_LAYOUT = {
   size: 80,
@@ -91,20 +91,21 @@ const tasks = new RecentTexts(TASK_COMM_LEN, (buf, start) => {
   while (end < start + TASK_COMM_LEN && buf[end] !== 0) end++;
   return buf.toString('latin1', start, end);
 });
-const ipv4 = new RecentTexts(4, (buf, start) => formatAddress(4, buf, start));
-const ipv6 = new RecentTexts(16, (buf, start) => formatAddress(6, buf, start));
+const ipv4 = new RecentTexts(4, formatIPv4);
+const ipv6 = new RecentTexts(16, formatIPv6);
 
 /** struct event at `off` of `buf`. Read in place: this runs once per row. */
 export function decodeEvent(buf: Buffer, off = 0): ConnectEvent {
   const o = EVENT_LAYOUT.offsets;
   const ip = buf[off + o.ip];
+  const addresses = ip === 4 ? ipv4 : ipv6;
   return {
     tsUs: microseconds(buf, off + o.ts_ns),
     pid: buf.readUInt32LE(off + o.pid),
     uid: buf.readUInt32LE(off + o.uid),
     ip,
-    saddr: (ip === 4 ? ipv4 : ipv6).get(buf, off + o.saddr),
-    daddr: (ip === 4 ? ipv4 : ipv6).get(buf, off + o.daddr),
+    saddr: addresses.get(buf, off + o.saddr),
+    daddr: addresses.get(buf, off + o.daddr),
     lport: buf.readUInt16LE(off + o.lport),
     dport: buf.readUInt16LE(off + o.dport),
     task: tasks.get(buf, off + o.task),

@@ -3,7 +3,7 @@
 // tcpconnect's output: bcc's tools/tcpconnect.py printf strings as data,
 // mode for mode, trailing spaces included. Nothing else prints rows.
 
-import { ByteSink, formatter, sprintf } from './printf.js';
+import { asText, formatter, sprintf, type ByteSink } from './printf.js';
 import type { FlowCount } from './count.js';
 import type { ConnectEvent } from './decode.js';
 
@@ -65,7 +65,6 @@ const ROW = {
 /** Formats rows; -t counts from the first row formatted, as bcc does. */
 export class RowFormatter {
   private startUs: number | undefined;
-  private readonly scratch = new ByteSink(512);
 
   constructor(private readonly cols: Columns) {}
 
@@ -83,8 +82,7 @@ export class RowFormatter {
 
   /** One row as latin1 text. */
   row(ev: ConnectEvent, suffix = ''): string {
-    this.write(this.scratch, ev, suffix);
-    return this.scratch.takeText();
+    return asText((sink) => this.write(sink, ev, suffix));
   }
 }
 
@@ -118,7 +116,6 @@ export function wallClock(now: Date): string {
 /** tcpaccept's rows: the record is tcpconnect's, saddr/lport local and daddr/dport remote. */
 export class AcceptRowFormatter {
   private startUs: number | undefined;
-  private readonly scratch = new ByteSink(512);
 
   constructor(private readonly cols: AcceptColumns) {}
 
@@ -135,7 +132,6 @@ export class AcceptRowFormatter {
 
   /** One row as latin1 text. */
   row(ev: ConnectEvent, now: Date): string {
-    this.write(this.scratch, ev, now);
-    return this.scratch.takeText();
+    return asText((sink) => this.write(sink, ev, now));
   }
 }

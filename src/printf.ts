@@ -30,12 +30,22 @@ export class ByteSink {
     this.buf = bigger;
   }
 
-  /** Each char code's low byte, as Buffer.from(text, 'latin1'). */
-  text(text: string): void {
-    this.reserve(text.length);
+  /** The first n chars' low bytes, as Buffer.from(text, 'latin1'). */
+  text(text: string, n = text.length): void {
+    this.reserve(n);
     const { buf } = this;
     let { len } = this;
-    for (let i = 0; i < text.length; i++) buf[len++] = text.charCodeAt(i);
+    for (let i = 0; i < n; i++) buf[len++] = text.charCodeAt(i);
+    this.len = len;
+  }
+
+  /** n spaces. */
+  pad(n: number): void {
+    if (n <= 0) return;
+    this.reserve(n);
+    const { buf } = this;
+    let { len } = this;
+    for (let i = 0; i < n; i++) buf[len++] = 32; // faster than fill() for a few bytes
     this.len = len;
   }
 
@@ -56,19 +66,22 @@ export class ByteSink {
 
 export type ByteFormatter = (sink: ByteSink, ...args: PrintfArg[]) => void;
 
+const scratch = new ByteSink(1024);
+
+/** What `write` writes, as latin1 text. One scratch sink: `write` must not call asText or sprintf. */
+export function asText(write: (sink: ByteSink) => void): string {
+  write(scratch);
+  return scratch.takeText();
+}
+
 /** What the generated code calls. */
 const helpers = {
   /** text, cut to max chars (max < 0: no cut), padded to width. */
   str(sink: ByteSink, text: string, max: number, width: number, left: boolean): void {
     const n = max >= 0 && text.length > max ? max : text.length;
-    const pad = width > n ? width - n : 0;
-    sink.reserve(n + pad);
-    const { buf } = sink;
-    let { len } = sink;
-    if (!left) for (let i = 0; i < pad; i++) buf[len++] = 32;
-    for (let i = 0; i < n; i++) buf[len++] = text.charCodeAt(i);
-    if (left) for (let i = 0; i < pad; i++) buf[len++] = 32;
-    sink.len = len;
+    if (!left) sink.pad(width - n);
+    sink.text(text, n);
+    if (left) sink.pad(width - n);
   },
   /** %d: an integer's digits written in place; anything else through its text. */
   int(sink: ByteSink, arg: PrintfArg, width: number, left: boolean): void {
@@ -79,25 +92,18 @@ const helpers = {
     }
     let digits = 1;
     for (let v = arg; v >= 10; v = Math.floor(v / 10)) digits++;
-    const pad = width > digits ? width - digits : 0;
-    sink.reserve(digits + pad);
-    const { buf } = sink;
-    let { len } = sink;
-    if (!left) for (let i = 0; i < pad; i++) buf[len++] = 32;
+    if (!left) sink.pad(width - digits);
+    sink.reserve(digits);
     let v = arg;
-    for (let i = digits - 1; i >= 0; i--) {
-      buf[len + i] = 48 + (v % 10);
+    for (let i = sink.len + digits - 1; i >= sink.len; i--) {
+      sink.buf[i] = 48 + (v % 10);
       v = Math.floor(v / 10);
     }
-    len += digits;
-    if (left) for (let i = 0; i < pad; i++) buf[len++] = 32;
-    sink.len = len;
+    sink.len += digits;
+    if (left) sink.pad(width - digits);
   },
   fixed(sink: ByteSink, arg: PrintfArg, digits: number, width: number, left: boolean): void {
     helpers.str(sink, toFixedHalfEven(Number(arg), digits), -1, width, left);
-  },
-  lit(sink: ByteSink, text: string): void {
-    sink.text(text);
   },
   tooFew(format: string): never {
     throw new Error(`sprintf: too few arguments for ${JSON.stringify(format)}`);
@@ -122,12 +128,12 @@ function compile(format: string): ByteFormatter {
   let last = 0;
   let n = 0;
   for (const m of format.matchAll(SPEC)) {
-    if (m.index! > last) statements.push(`h.lit(s, ${JSON.stringify(format.slice(last, m.index))});`);
-    if (m[4] === '%') statements.push('h.lit(s, "%");');
+    if (m.index! > last) statements.push(`s.text(${JSON.stringify(format.slice(last, m.index))});`);
+    if (m[4] === '%') statements.push('s.text("%");');
     else statements.push(conversion(`a${n++}`, m[1], m[2], m[3], m[4]));
     last = m.index! + m[0].length;
   }
-  if (last < format.length) statements.push(`h.lit(s, ${JSON.stringify(format.slice(last))});`);
+  if (last < format.length) statements.push(`s.text(${JSON.stringify(format.slice(last))});`);
   const params = ['s', ...Array.from({ length: n }, (_, i) => `a${i}`)];
   // The code is built only from the format's own literals (JSON-quoted) and
   // numbers parsed out of it: no argument ever becomes code.
@@ -147,12 +153,10 @@ export function formatter(format: string): ByteFormatter {
   return f;
 }
 
-const scratch = new ByteSink(1024);
-
 /** The same formats, as text. */
 export function sprintf(format: string, ...args: PrintfArg[]): string {
-  formatter(format)(scratch, ...args);
-  return scratch.takeText();
+  const write = formatter(format);
+  return asText((sink) => write(sink, ...args));
 }
 
 // Python (and glibc) round the exact binary value, ties to even; JavaScript's
