@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import { configDefaults, defineConfig } from 'vitest/config';
 
+// Under emulation (the VM stage sets TCPCONNECT_TEST_SLOW) tests take several
+// times longer; test/e2e/harness.ts scales its waits by the same factor.
+const SLOW = process.env.TCPCONNECT_TEST_SLOW ? 4 : 1;
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -9,7 +13,7 @@ export default defineConfig({
     // End-to-end tests share the kernel's tracepoints and the loopback ports:
     // run files one after another.
     fileParallelism: false,
-    testTimeout: 30000,
-    hookTimeout: 30000,
+    testTimeout: 30000 * SLOW,
+    hookTimeout: 30000 * SLOW,
   },
 });

@@ -19,10 +19,23 @@ cd "$(dirname "$0")/.."
 headers=$(scripts/vm-test.sh --kernel 6.1 --package | sed 's/^linux-image-/linux-headers-/')
 scripts/ensure-packages.sh vm-stage bpfcc-tools "$headers"
 
-status=0
+# CI keeps only the tail of a run, and 6.12's output comes after 6.1's: what
+# failed in either kernel is repeated at the very end.
+logs=$(mktemp -d /tmp/vm-stage.XXXXXX)
+trap 'rm -rf "$logs"' EXIT
+failed=()
 for kernel in 6.1 6.12; do
 	start=$(date +%s)
-	scripts/vm-test.sh --kernel "$kernel" -- bash test/vm/in-vm.sh "$kernel" || status=1
+	scripts/vm-test.sh --kernel "$kernel" -- bash test/vm/in-vm.sh "$kernel" 2>&1 | tee "$logs/$kernel" ||
+		failed+=("$kernel")
 	echo "vm-stage: kernel $kernel took $(($(date +%s) - start)) s" >&2
 done
-exit $status
+for kernel in "${failed[@]}"; do
+	echo "vm-stage: FAILED on kernel $kernel; its failures again:"
+	# Each failure's block (FAIL … message and diff … source line), the
+	# failed tests' names, and the harness's own lines.
+	sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\r$//' "$logs/$kernel" |
+		awk '/^ *FAIL /{block=1} block||/^ *×|^in-vm:|^vm-test:|^== /{print} /^ *❯ .*:[0-9]+:[0-9]+/{block=0}' |
+		head -n 80 || true
+done
+[ ${#failed[@]} -eq 0 ]

@@ -17,6 +17,12 @@ export const ACCEPT_CLI = path.join(ROOT, 'dist', 'bin', 'tcpaccept.js');
 export const ADDON = path.join(ROOT, 'build', 'Release', 'tcpconnect.node');
 const CONNECTOR = path.join(ROOT, 'test', 'e2e', 'connector.mjs');
 export const NOBODY = 65534;
+/**
+ * Emulated CPUs (the VM stage sets TCPCONNECT_TEST_SLOW) run everything
+ * several times slower, more so on a loaded host: waits are scaled by this.
+ * vitest.config.ts scales the test timeouts the same way.
+ */
+export const SLOW = process.env.TCPCONNECT_TEST_SLOW ? 4 : 1;
 
 function unavailable(): string | undefined {
   if (process.geteuid?.() !== 0) return 'not running as root';
@@ -113,7 +119,7 @@ export class ToolRun {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== check);
         reject(new Error(`timed out; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
-      }, timeoutMs);
+      }, timeoutMs * SLOW);
       const check = () => {
         if (cond()) {
           clearTimeout(timer);
@@ -247,11 +253,11 @@ export const OUR_PROGRAMS = /^tcp[ca]_/;
  * Our programs still loaded after a run ended, once the kernel has freed what
  * it frees late: a raw tracepoint's link is released after an RCU grace
  * period, so its program can be listed for a moment after the process exits.
- * Waits up to 5 s (a loaded machine's grace period) for none to remain.
+ * Waits up to 5 s (a loaded machine's grace period; x SLOW) for none to remain.
  */
 export async function ourProgramsAfterExit(): Promise<string[]> {
   let ours = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
-  for (const deadline = Date.now() + 5000; ours.length > 0 && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 5000 * SLOW; ours.length > 0 && Date.now() < deadline; ) {
     await new Promise((r) => setTimeout(r, 50));
     ours = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
   }

@@ -11,13 +11,13 @@ if [ ! -e /sys/bus/event_source/devices/kprobe ]; then
 	echo "in-vm: this kernel ($(uname -r)) has no kprobes" >&2
 	exit 1
 fi
-status=0
+failed=
 for method in kprobe tracepoint; do
 	echo "== $(uname -r): end-to-end tests with --attach $method"
-	TCPCONNECT_TEST_ATTACH=$method vitest test/e2e || status=1
+	TCPCONNECT_TEST_ATTACH=$method vitest test/e2e || failed="$failed e2e-$method"
 done
 if [ "$1" = 6.1 ]; then
 	echo "== $(uname -r): side by side with bcc's tcpconnect"
-	vitest --config test/vm/vitest.config.ts || status=1
+	vitest --config test/vm/vitest.config.ts || failed="$failed bcc-differential"
 fi
-exit $status
+[ -z "$failed" ] || { echo "in-vm: $(uname -r): failed:$failed"; exit 1; }
