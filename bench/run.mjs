@@ -2,7 +2,8 @@
 //
 // npm run bench: start-up, overhead, loss and cost per event of tcpconnect,
 // tcpaccept and tcpconnect -c under a loopback connect storm, against no
-// tracer and against bpftrace in the same run. Prints a table and writes
+// tracer, against an empty program on the same tracepoint (the floor of
+// hooking it at all) and against bpftrace in the same run. Prints a table and writes
 // .output/bench.json. Run as root after the build. See bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,6 +21,13 @@ const bin = (tool) => path.join(ROOT, 'dist', 'bin', `${tool}.js`);
 
 fs.mkdirSync(OUT, { recursive: true });
 execFileSync('gcc', ['-O2', '-Wall', '-o', STORM, path.join(ROOT, 'bench', 'storm.c')]);
+// The floor: bench/floor.bpf.c's empty program, held by bench/floor.c.
+const FLOOR = path.join(OUT, 'floor');
+const FLOOR_OBJ = path.join(OUT, 'floor.bpf.o');
+const multiarch = execFileSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).trim();
+execFileSync('clang', ['-O2', '-g', '-Wall', '-target', 'bpf', ...(multiarch ? [`-I/usr/include/${multiarch}`] : []),
+  '-c', path.join(ROOT, 'bench', 'floor.bpf.c'), '-o', FLOOR_OBJ]);
+execFileSync('gcc', ['-O2', '-Wall', '-o', FLOOR, path.join(ROOT, 'bench', 'floor.c'), '-lbpf']);
 let bpftrace = null;
 try {
   bpftrace = execFileSync('sh', ['-c', 'command -v bpftrace'], { encoding: 'utf8' }).trim();
@@ -29,6 +37,8 @@ try {
 
 // Each tracer: how to start it, when it is ready, and how to count what it saw.
 const TRACERS = {
+  // Prints no rows: what hooking the tracepoint costs before any work.
+  'hook floor': { cmd: [FLOOR, FLOOR_OBJ], ready: 1, count: null, out: 'file' },
   'tcpconnect > file': { cmd: [node, bin('tcpconnect')], ready: 2, count: countLines('storm-connec'), out: 'file' },
   'tcpconnect | pipe': { cmd: [node, bin('tcpconnect')], ready: 2, count: countLines('storm-connec'), out: 'pipe' },
   'tcpconnect -c': { cmd: [node, bin('tcpconnect'), '-c'], ready: 1, count: countTable, out: 'file' },
@@ -88,7 +98,7 @@ function usage(pid) {
 function bpfRunNs() {
   try {
     const list = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }));
-    return list.filter((p) => /^tcp[ca]_/.test(p.name ?? '')).reduce((a, p) => a + (p.run_time_ns ?? 0), 0);
+    return list.filter((p) => /^(tcp[ca]|floor)_/.test(p.name ?? '')).reduce((a, p) => a + (p.run_time_ns ?? 0), 0);
   } catch {
     return NaN;
   }
@@ -155,7 +165,13 @@ async function withTracer(name, countBpf = false) {
     reader.stdin.end(); // our copy of the pipe's write end
     await new Promise((r) => reader.on('close', r));
   }
-  const seen = t.count(fs.readFileSync(file, 'utf8'));
+  // Written back now, not by the kernel's flusher 30 s later in the middle
+  // of some other run's storm.
+  const fd = fs.openSync(file, 'r+');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  if (typeof stdout === 'number') fs.closeSync(stdout);
+  const seen = t.count ? t.count(fs.readFileSync(file, 'utf8')) : NaN;
   const lost = [...stderr.matchAll(/(?:Possibly lost|Lost) (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
   // What it should have seen: every connect (tcpaccept: every accept).
   const expected = t.expect === 'accepts' ? s.accepts : s.connects;
@@ -184,8 +200,18 @@ async function startup(cmd, readyLines, runs = 10) {
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** Names of programs of ours (or the floor's) loaded now: another tracer would skew every figure. */
+function oursLoaded() {
+  const list = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }));
+  return list.map((p) => p.name ?? '').filter((n) => /^(tcp[ca]|floor)_/.test(n));
+}
+
 async function main() {
   if (process.env.BENCH_DEBUG) console.error("bench: start");
+  // A tracer that just ended frees its raw tracepoint links after an RCU grace period.
+  let stray = oursLoaded();
+  for (let i = 0; i < 50 && stray.length > 0; i++) (await sleep(100)), (stray = oursLoaded());
+  if (stray.length > 0) throw new Error(`already loaded: ${stray.join(', ')}; stop the tracer that holds them first`);
   setBpfStats(false);
   const results = { seconds: SECONDS, rounds: ROUNDS, procs: PROCS, startupMs: {}, storm: {} };
   for (const [name, cmd, ready] of [
@@ -223,7 +249,7 @@ async function main() {
   const bpfStats = setBpfStats(true);
   const bpfNsPerConnect = {};
   if (bpfStats)
-    for (const name of Object.keys(TRACERS).filter((n) => n.startsWith('tcp'))) {
+    for (const name of Object.keys(TRACERS).filter((n) => !n.startsWith('bpftrace'))) {
       const run = await withTracer(name, true);
       bpfNsPerConnect[name] = run.bpfNs / run.connects;
     }
@@ -251,13 +277,22 @@ async function main() {
   const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   console.log(`start-up, exec to header (median of 10): ${Object.entries(results.startupMs).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}`);
   console.log(`connect storm: ${PROCS} processes, ${SECONDS} s, ${ROUNDS} rounds, each tracer run between two no-tracer runs`);
-  console.log('tracer              connects/s  ratio (min-max)      rows/connects  lost  missing  cpu us/event  bpf ns/connect  peak RSS MB');
+  console.log('tracer              connects/s  ratio (min-max)        rows/connects  lost  missing  cpu us/event  bpf ns/connect  peak RSS MB');
   for (const [name, s] of Object.entries(results.storm)) {
-    const range = name === 'no tracer' ? '' : `(${fmt(s.ratioMin, 2)}-${fmt(s.ratioMax, 2)})`;
+    const range = name === 'no tracer' ? '' : `(${fmt(s.ratioMin, 3)}-${fmt(s.ratioMax, 3)})`;
+    const rows = Number.isFinite(s.seen) ? `${s.seen}/${s.connects}` : '-';
     console.log(
-      `${name.padEnd(19)} ${fmt(s.rate, 0).padStart(10)}  ${fmt(s.ratio, 3)} ${range.padEnd(11)}  ${name === 'no tracer' ? '-'.padStart(13) : `${s.seen}/${s.connects}`.padStart(13)}  ${String(s.lost).padStart(4)}  ${String(name === 'no tracer' ? '-' : s.missing).padStart(7)}  ${fmt(s.usPerEvent, 2).padStart(12)}  ${fmt(s.bpfNsPerConnect, 0).padStart(14)}  ${fmt(s.peakRssMB).padStart(11)}`,
+      `${name.padEnd(19)} ${fmt(s.rate, 0).padStart(10)}  ${fmt(s.ratio, 3)} ${range.padEnd(13)}  ${rows.padStart(13)}  ${String(s.lost).padStart(4)}  ${(Number.isFinite(s.missing) ? String(s.missing) : '-').padStart(7)}  ${fmt(s.usPerEvent, 2).padStart(12)}  ${fmt(s.bpfNsPerConnect, 0).padStart(14)}  ${fmt(s.peakRssMB).padStart(11)}`,
     );
   }
+  // Each tracer's median over the floor's: what it costs beyond the hook.
+  const floor = results.storm['hook floor'].ratio;
+  console.log(
+    `over the hook floor (${fmt(floor, 3)}): ${Object.entries(results.storm)
+      .filter(([name]) => name !== 'no tracer' && name !== 'hook floor')
+      .map(([name, s]) => `${name} ${fmt(s.ratio / floor, 3)}`)
+      .join(', ')}`,
+  );
   if (!bpfStats) console.log(`bpf ns/connect: not counted (${STATS} could not be set)`);
   else console.log('bpf ns/connect: one more run of each, with kernel.bpf_stats_enabled=1 (off in the rounds above)');
   console.log(`written: ${path.join(OUT, 'bench.json')}`);
