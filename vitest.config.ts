@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { configDefaults, defineConfig } from 'vitest/config';
 
-// Under emulation (the VM stage sets TCPCONNECT_TEST_SLOW) tests take several
-// times longer; test/e2e/harness.ts scales its waits by the same factor.
-const SLOW = process.env.TCPCONNECT_TEST_SLOW ? 4 : 1;
+import { SLOW } from './test/slow.js';
 
 export default defineConfig({
   test: {

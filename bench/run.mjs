@@ -97,11 +97,16 @@ function usage(pid) {
  */
 function bpfRunNs() {
   try {
-    const list = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }));
-    return list.filter((p) => /^(tcp[ca]|floor)_/.test(p.name ?? '')).reduce((a, p) => a + (p.run_time_ns ?? 0), 0);
+    return ourPrograms().reduce((a, p) => a + (p.run_time_ns ?? 0), 0);
   } catch {
     return NaN;
   }
+}
+
+/** Programs of ours (or the floor's) loaded now, as bpftool lists them. */
+function ourPrograms() {
+  const list = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }));
+  return list.filter((p) => /^(tcp[ca]|floor)_/.test(p.name ?? ''));
 }
 /**
  * kernel.bpf_stats_enabled: counting run time costs two clock reads per
@@ -200,18 +205,14 @@ async function startup(cmd, readyLines, runs = 10) {
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** Names of programs of ours (or the floor's) loaded now: another tracer would skew every figure. */
-function oursLoaded() {
-  const list = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }));
-  return list.map((p) => p.name ?? '').filter((n) => /^(tcp[ca]|floor)_/.test(n));
-}
-
 async function main() {
   if (process.env.BENCH_DEBUG) console.error("bench: start");
-  // A tracer that just ended frees its raw tracepoint links after an RCU grace period.
-  let stray = oursLoaded();
-  for (let i = 0; i < 50 && stray.length > 0; i++) (await sleep(100)), (stray = oursLoaded());
-  if (stray.length > 0) throw new Error(`already loaded: ${stray.join(', ')}; stop the tracer that holds them first`);
+  // Another tracer would skew every figure. One that just ended frees its
+  // raw tracepoint links after an RCU grace period: wait that out first.
+  let stray = ourPrograms();
+  for (let i = 0; i < 50 && stray.length > 0; i++) (await sleep(100)), (stray = ourPrograms());
+  if (stray.length > 0)
+    throw new Error(`already loaded: ${stray.map((p) => p.name).join(', ')}; stop the tracer that holds them first`);
   setBpfStats(false);
   const results = { seconds: SECONDS, rounds: ROUNDS, procs: PROCS, startupMs: {}, storm: {} };
   for (const [name, cmd, ready] of [

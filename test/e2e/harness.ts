@@ -11,18 +11,14 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
+import { SLOW } from '../slow.js';
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'bin', 'tcpconnect.js');
 export const ACCEPT_CLI = path.join(ROOT, 'dist', 'bin', 'tcpaccept.js');
 export const ADDON = path.join(ROOT, 'build', 'Release', 'tcpconnect.node');
 const CONNECTOR = path.join(ROOT, 'test', 'e2e', 'connector.mjs');
 export const NOBODY = 65534;
-/**
- * Emulated CPUs (the VM stage sets TCPCONNECT_TEST_SLOW) run everything
- * several times slower, more so on a loaded host: waits are scaled by this.
- * vitest.config.ts scales the test timeouts the same way.
- */
-export const SLOW = process.env.TCPCONNECT_TEST_SLOW ? 4 : 1;
 
 function unavailable(): string | undefined {
   if (process.geteuid?.() !== 0) return 'not running as root';

@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { SLOW, ToolRun, closedPort, connectFrom, listeners, stopAll } from '../e2e/harness.js';
+import { ToolRun, closedPort, connectFrom, listeners, stopAll } from '../e2e/harness.js';
+import { SLOW } from '../slow.js';
 
 const BCC = '/usr/sbin/tcpconnect-bpfcc';
 // bcc compiles its C with clang at start: minutes under emulation. 600 s in
@@ -74,7 +75,7 @@ describe('ours against bcc, on a kernel with kprobes', () => {
     // Under emulation the gap between SYN_SENT and the return varies by tens of ms,
     // and two kretprobes on the same return run ms apart when the host deschedules
     // a vCPU between them (2 ms seen on 6.1). A wrong unit or origin is off by far more.
-    const tolerance: Record<string, number> = { kprobe: 0.05, tracepoint: 0.05 };
+    const toleranceS = 0.05;
     for (const name of ['kprobe', 'tracepoint']) {
       const got = ours(outputs[name]);
       expect(got.length, show(outputs)).toBe(want.length);
@@ -82,7 +83,7 @@ describe('ours against bcc, on a kernel with kprobes', () => {
         const [t, rest] = split(row);
         const [wt, wrest] = split(want[i]);
         expect(rest, show(outputs)).toBe(wrest);
-        expect(Math.abs((t as number) - (wt as number)), show(outputs)).toBeLessThanOrEqual(tolerance[name]);
+        expect(Math.abs((t as number) - (wt as number)), show(outputs)).toBeLessThanOrEqual(toleranceS);
       });
       // Banner and header too, byte for byte.
       expect(outputs[name].split('\n').slice(0, 2), show(outputs)).toEqual(outputs.bcc.split('\n').slice(0, 2));
