@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Module init: the Tracer class and the record layouts of bpf/*.h, so that
+// Module init: the Tracer and RowWriter classes, and the record layouts of bpf/*.h, so that
 // TypeScript can check its decoders against the C definitions.
 #include <linux/types.h>
 #include <napi.h>
@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "errors.h"
+#include "rows.h"
 #include "tcpconnect.h"
 #include "tracer.h"
 
@@ -62,6 +63,7 @@ Napi::Object FlowKeyLayout(Napi::Env env, size_t size, size_t saddr, size_t dadd
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CaptureLibbpfLog();
   exports.Set("Tracer", Tracer::Define(env));
+  exports.Set("RowWriter", RowWriter::Define(env));
   exports.Set("pinnedMapInfo", Napi::Function::New(env, PinnedMapInfo, "pinnedMapInfo"));
   exports.Set("ringBufferSupported", Napi::Function::New(env, RingBufferSupported, "ringBufferSupported"));
   Napi::Object layouts = Napi::Object::New(env);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Batches from the native layer -> records. A batch is a run of records,
-// each a little-endian u32 length and that many bytes. Records start with a
-// u64 timestamp and a u32 kind: struct event (a connect) or struct
-// dns_event (-d) of bpf/tcpconnect.h. A test checks these offsets against
-// the ones the addon reports from the C definitions.
+// Batches from the native layer -> records, for tcpconnect -d, which reads
+// DNS answers between the connects (every other mode hands its batches to
+// the addon's RowWriter, which follows the same rules). A batch is a run of
+// records, each a little-endian u32 length and that many bytes. Records
+// start with a u64 timestamp and a u32 kind: struct event (a connect) or
+// struct dns_event (-d) of bpf/tcpconnect.h. A test checks these offsets
+// against the ones the addon reports from the C definitions.
 
-import { formatIPv4, formatIPv6 } from './inet.js';
+import { formatAddress } from './inet.js';
 
 export const EVENT_LAYOUT = {
   size: 80,
@@ -39,7 +41,10 @@ export interface ConnectEvent {
   task: string; // latin1: one char per byte, as bcc prints bytes
 }
 
-export type DecodedRecord = { kind: 'connect'; event: ConnectEvent } | { kind: 'dns'; answer: DnsAnswer };
+/** offset: where the connect record starts in its batch (for the addon's RowWriter). */
+export type DecodedRecord =
+  | { kind: 'connect'; event: ConnectEvent; offset: number }
+  | { kind: 'dns'; answer: DnsAnswer };
 
 /**
  * A u64 nanosecond count at `off` as whole microseconds, exactly (a double
@@ -52,63 +57,26 @@ function microseconds(buf: Buffer, off: number): number {
   return hi * 4294967 + Math.floor((hi * 296 + lo) / 1000);
 }
 
-/**
- * The last few byte strings of one length decoded to text, most recent
- * first: a busy connector's name and its peers' addresses come again and
- * again, and comparing a few bytes is cheaper than building their text.
- */
-class RecentTexts {
-  private readonly entries: Array<{ bytes: Uint8Array; text: string }> = [];
-
-  constructor(
-    private readonly size: number,
-    private readonly decode: (buf: Buffer, start: number) => string,
-    private readonly keep = 8,
-  ) {}
-
-  get(buf: Buffer, start: number): string {
-    const { entries, size } = this;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i];
-      let j = 0;
-      while (j < size && e.bytes[j] === buf[start + j]) j++;
-      if (j < size) continue;
-      if (i > 0) {
-        entries.splice(i, 1);
-        entries.unshift(e);
-      }
-      return e.text;
-    }
-    const e = { bytes: Uint8Array.prototype.slice.call(buf, start, start + size), text: this.decode(buf, start) };
-    entries.unshift(e);
-    if (entries.length > this.keep) entries.pop();
-    return e.text;
-  }
-}
-
-const tasks = new RecentTexts(TASK_COMM_LEN, (buf, start) => {
+function taskText(buf: Buffer, start: number): string {
   let end = start;
   while (end < start + TASK_COMM_LEN && buf[end] !== 0) end++;
   return buf.toString('latin1', start, end);
-});
-const ipv4 = new RecentTexts(4, formatIPv4);
-const ipv6 = new RecentTexts(16, formatIPv6);
+}
 
-/** struct event at `off` of `buf`. Read in place: this runs once per row. */
+/** struct event at `off` of `buf`. (Rows are printed from the bytes by the addon; this is for -d.) */
 export function decodeEvent(buf: Buffer, off = 0): ConnectEvent {
   const o = EVENT_LAYOUT.offsets;
   const ip = buf[off + o.ip];
-  const addresses = ip === 4 ? ipv4 : ipv6;
   return {
     tsUs: microseconds(buf, off + o.ts_ns),
     pid: buf.readUInt32LE(off + o.pid),
     uid: buf.readUInt32LE(off + o.uid),
     ip,
-    saddr: addresses.get(buf, off + o.saddr),
-    daddr: addresses.get(buf, off + o.daddr),
+    saddr: formatAddress(ip, buf, off + o.saddr),
+    daddr: formatAddress(ip, buf, off + o.daddr),
     lport: buf.readUInt16LE(off + o.lport),
     dport: buf.readUInt16LE(off + o.dport),
-    task: tasks.get(buf, off + o.task),
+    task: taskText(buf, off + o.task),
   };
 }
 
@@ -143,7 +111,7 @@ export function decodeBatch(batch: Buffer): { records: DecodedRecord[]; malforme
     const kind = len >= DNS_EVENT_LAYOUT.offsets.payload ? batch.readUInt32LE(off + EVENT_LAYOUT.offsets.kind) : 0;
     let rec: DecodedRecord | undefined;
     if (kind === RECORD_CONNECT && len >= EVENT_LAYOUT.size) {
-      rec = { kind: 'connect', event: decodeEvent(batch, off) };
+      rec = { kind: 'connect', event: decodeEvent(batch, off), offset: off };
     } else if (kind === RECORD_DNS) {
       const answer = decodeDns(batch, off, len);
       if (answer) rec = { kind: 'dns', answer };

@@ -9,7 +9,7 @@
 import * as dnsPacket from 'dns-packet';
 import { LRUCache } from 'lru-cache';
 
-import { formatIPv6 } from './inet.js';
+import { formatIPv6, parseIPv6 } from './inet.js';
 
 export const DNS_CACHE_SIZE = 10240;
 export const DNS_TTL_MS = 24 * 60 * 60 * 1000;
@@ -61,32 +61,6 @@ export class DnsCache {
 
 /** dns-packet's AAAA text -> the glibc text the rows print. */
 function canonicalIPv6(text: string): string | undefined {
-  const bytes = ipv6Bytes(text);
+  const bytes = parseIPv6(text);
   return bytes && formatIPv6(bytes);
-}
-
-function ipv6Bytes(text: string): Uint8Array | undefined {
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const words = (part: string) => (part === '' ? [] : part.split(':'));
-  const head = words(halves[0]);
-  const tail = halves.length === 2 ? words(halves[1]) : [];
-  // A trailing dotted quad is two words.
-  const last = halves.length === 2 ? tail : head;
-  const dotted = last.length ? last[last.length - 1].match(/^(\d+)\.(\d+)\.(\d+)\.(\d+)$/) : null;
-  if (dotted) {
-    const b = dotted.slice(1).map(Number);
-    if (b.some((x) => x > 255)) return undefined;
-    last.splice(-1, 1, ((b[0] << 8) | b[1]).toString(16), ((b[2] << 8) | b[3]).toString(16));
-  }
-  const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
-  if (groups.length !== 8) return undefined;
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(groups[i])) return undefined;
-    const w = parseInt(groups[i], 16);
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  }
-  return out;
 }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// tcpconnect's output: bcc's tools/tcpconnect.py printf strings as data,
-// mode for mode, trailing spaces included. Nothing else prints rows.
+// tcpconnect's and tcpaccept's output: bcc's printf strings as data, mode
+// for mode, trailing spaces included. Headers and -c's table are printed
+// from here; rows are printed by the addon from the pieces made here.
 
-import { asText, formatter, sprintf, type ByteSink } from './printf.js';
 import type { FlowCount } from './count.js';
-import type { ConnectEvent } from './decode.js';
+import type { RowField, RowPiece } from './native.js';
+import { parseFormat, sprintf } from './printf.js';
 
 export const BANNER = 'Tracing connect ... Hit Ctrl-C to end';
 
@@ -52,38 +53,35 @@ export function header(cols: Columns): string {
   return cols.dns ? `${line} QUERY` : line;
 }
 
-// Rows are formatted once per event: their formats are compiled up front.
-const ROW = {
-  timestamp: formatter(FORMATS.timestamp.row),
-  uid: formatter(FORMATS.uid.row),
-  plain: formatter(FORMATS.plain.row),
-  lport: formatter(FORMATS.lport.row),
-  accept: formatter(FORMATS.accept.row),
-  acceptTime: formatter(FORMATS.accept.time.row),
-};
+/** One format of a row and the record fields its conversions print, in order. */
+export type RowPart = readonly [format: string, fields: readonly RowField[]];
 
-/** Formats rows; -t counts from the first row formatted, as bcc does. */
-export class RowFormatter {
-  private startUs: number | undefined;
+/** tcpconnect's row: -t, -U, then the columns; the last field is -d's QUERY ('' without -d). */
+export function rowParts(cols: Columns): RowPart[] {
+  const parts: RowPart[] = [];
+  if (cols.timestamp) parts.push([FORMATS.timestamp.row, ['seconds']]);
+  if (cols.printUid) parts.push([FORMATS.uid.row, ['uid']]);
+  parts.push(
+    cols.lport
+      ? [FORMATS.lport.row, ['pid', 'task', 'ip', 'saddr', 'lport', 'daddr', 'dport', 'suffix']]
+      : [FORMATS.plain.row, ['pid', 'task', 'ip', 'saddr', 'daddr', 'dport', 'suffix']],
+  );
+  return parts;
+}
 
-  constructor(private readonly cols: Columns) {}
-
-  /** Writes one row, without its newline. suffix: -d's QUERY text, after the DPORT column's separator. */
-  write(sink: ByteSink, ev: ConnectEvent, suffix = ''): void {
-    if (this.cols.timestamp) {
-      const us = ev.tsUs;
-      this.startUs ??= us;
-      ROW.timestamp(sink, (us - this.startUs) / 1000000);
-    }
-    if (this.cols.printUid) ROW.uid(sink, ev.uid);
-    if (this.cols.lport) ROW.lport(sink, ev.pid, ev.task, ev.ip, ev.saddr, ev.lport, ev.daddr, ev.dport, suffix);
-    else ROW.plain(sink, ev.pid, ev.task, ev.ip, ev.saddr, ev.daddr, ev.dport, suffix);
-  }
-
-  /** One row as latin1 text. */
-  row(ev: ConnectEvent, suffix = ''): string {
-    return asText((sink) => this.write(sink, ev, suffix));
-  }
+/**
+ * The pieces the addon's RowWriter follows to print a row: each format's
+ * conversions, given the field each prints. The rows are written in C
+ * (native/rows.cc), once per event; these formats are all they follow.
+ */
+export function rowPieces(parts: readonly RowPart[]): RowPiece[] {
+  return parts.flatMap(([format, fields]) => {
+    let i = 0;
+    const pieces = parseFormat(format).map((p): RowPiece => ('text' in p ? p : { field: fields[i++], ...p }));
+    if (i !== fields.length || pieces.some((p) => 'conv' in p && p.field === undefined))
+      throw new Error(`row format ${JSON.stringify(format)} does not print fields ${fields.join(', ')}`);
+    return pieces;
+  });
 }
 
 /** -c's table: a blank line, the header, IPv4 flows, then IPv6 flows. */
@@ -108,30 +106,12 @@ export function acceptHeader(cols: AcceptColumns): string {
   return line + sprintf(accept.header, 'PID', 'COMM', 'IP', 'RADDR', 'RPORT', 'LADDR', 'LPORT');
 }
 
-/** HH:MM:SS of the local wall clock, as Python's time.strftime("%H:%M:%S"). */
-export function wallClock(now: Date): string {
-  return [now.getHours(), now.getMinutes(), now.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
-}
-
-/** tcpaccept's rows: the record is tcpconnect's, saddr/lport local and daddr/dport remote. */
-export class AcceptRowFormatter {
-  private startUs: number | undefined;
-
-  constructor(private readonly cols: AcceptColumns) {}
-
-  /** Writes one row, without its newline. now: the wall clock at print time (bcc's -T is not the event's time). */
-  write(sink: ByteSink, ev: ConnectEvent, now: Date): void {
-    if (this.cols.time) ROW.acceptTime(sink, wallClock(now));
-    if (this.cols.timestamp) {
-      const us = ev.tsUs;
-      this.startUs ??= us;
-      ROW.timestamp(sink, (us - this.startUs) / 1000000);
-    }
-    ROW.accept(sink, ev.pid, ev.task, ev.ip, ev.daddr, ev.dport, ev.saddr, ev.lport);
-  }
-
-  /** One row as latin1 text. */
-  row(ev: ConnectEvent, now: Date): string {
-    return asText((sink) => this.write(sink, ev, now));
-  }
+/** tcpaccept's row: the record is tcpconnect's, saddr/lport local and daddr/dport remote. -T is the wall clock at print time, as bcc's. */
+export function acceptRowParts(cols: AcceptColumns): RowPart[] {
+  const { accept, timestamp } = FORMATS;
+  const parts: RowPart[] = [];
+  if (cols.time) parts.push([accept.time.row, ['clock']]);
+  if (cols.timestamp) parts.push([timestamp.row, ['seconds']]);
+  parts.push([accept.row, ['pid', 'task', 'ip', 'daddr', 'dport', 'saddr', 'lport']]);
+  return parts;
 }

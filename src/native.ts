@@ -39,6 +39,25 @@ export interface NativeTracer {
   close(): void;
 }
 
+/** A record field a row prints; see native/rows.cc. */
+export type RowField =
+  | 'pid' | 'uid' | 'task' | 'ip' | 'saddr' | 'daddr' | 'lport' | 'dport'
+  | 'seconds' // since the first row written (-t)
+  | 'clock' // HH:MM:SS of the wall clock when printed (tcpaccept -T)
+  | 'suffix'; // text the caller gives (-d's QUERY)
+
+/** A row, piece by piece: literal text, or a field with its printf conversion. */
+export type RowPiece =
+  | { text: string }
+  | { field: RowField; conv: 's' | 'd' | 'f'; width: number; precision: number; left: boolean };
+
+export interface NativeRowWriter {
+  /** A row and a newline for every connect record of a batch, in time order; DNS answers left out. */
+  format(batch: Buffer, nowMs: number): { text: Buffer; malformed: number };
+  /** The row of the connect record at `offset` of `batch`, without its newline. */
+  row(batch: Buffer, offset: number, suffix: string, nowMs: number): string;
+}
+
 export interface RecordLayout {
   size: number;
   offsets: Record<string, number>;
@@ -46,6 +65,7 @@ export interface RecordLayout {
 
 export interface NativeBinding {
   Tracer: new (object: string, spec: TracerSpec) => NativeTracer;
+  RowWriter: new (pieces: RowPiece[]) => NativeRowWriter;
   layouts: {
     tcpconnectEvent: RecordLayout;
     dnsEvent: RecordLayout;

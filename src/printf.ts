@@ -1,162 +1,71 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The subset of C/Python printf that bcc's tools use for their output:
-// %[-][width][.precision](s|d|f) and %%. Output is latin1 "byte strings"
-// (one byte per char code, as Python's b"%-12.12s"), so widths count bytes.
+// %[-][width][.precision](s|d|f) and %%. Text is latin1 "byte strings" (one
+// byte per char code, as Python's b"%-12.12s"), so widths count bytes.
 //
-// A format is compiled once into a function made for it, which writes bytes
-// straight into a ByteSink: no loop over pieces, and no strings built and
-// flattened again for write(). Rows are formatted once per event, and at a
-// connect storm's rate that is most of what the tracer does.
+// Headers and -c's table are printed with sprintf. Rows are printed by the
+// addon (native/rows.cc) from the same formats, cut into pieces here.
 
 const SPEC = /%(-?)(\d*)(?:\.(\d+))?([sdf%])/g;
 
 export type PrintfArg = string | number | bigint;
 
-/** A growable buffer that compiled formats write into. */
-export class ByteSink {
-  buf: Buffer;
-  len = 0;
+/** One piece of a format: literal text, or one conversion. */
+export type FormatPiece =
+  | { text: string }
+  | { conv: 's' | 'd' | 'f'; width: number; precision: number /* -1: none */; left: boolean };
 
-  constructor(size = 1 << 16) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  /** Room for n more bytes. */
-  reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
-    this.buf.copy(bigger, 0, 0, this.len);
-    this.buf = bigger;
-  }
-
-  /** The first n chars' low bytes, as Buffer.from(text, 'latin1'). */
-  text(text: string, n = text.length): void {
-    this.reserve(n);
-    const { buf } = this;
-    let { len } = this;
-    for (let i = 0; i < n; i++) buf[len++] = text.charCodeAt(i);
-    this.len = len;
-  }
-
-  /** n spaces. */
-  pad(n: number): void {
-    if (n <= 0) return;
-    this.reserve(n);
-    const { buf } = this;
-    let { len } = this;
-    for (let i = 0; i < n; i++) buf[len++] = 32; // faster than fill() for a few bytes
-    this.len = len;
-  }
-
-  /** A copy of what was written, and empty again. */
-  take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.len));
-    this.len = 0;
-    return out;
-  }
-
-  /** What was written, as latin1 text, and empty again. */
-  takeText(): string {
-    const out = this.buf.toString('latin1', 0, this.len);
-    this.len = 0;
-    return out;
-  }
-}
-
-export type ByteFormatter = (sink: ByteSink, ...args: PrintfArg[]) => void;
-
-const scratch = new ByteSink(1024);
-
-/** What `write` writes, as latin1 text. One scratch sink: `write` must not call asText or sprintf. */
-export function asText(write: (sink: ByteSink) => void): string {
-  write(scratch);
-  return scratch.takeText();
-}
-
-/** What the generated code calls. */
-const helpers = {
-  /** text, cut to max chars (max < 0: no cut), padded to width. */
-  str(sink: ByteSink, text: string, max: number, width: number, left: boolean): void {
-    const n = max >= 0 && text.length > max ? max : text.length;
-    if (!left) sink.pad(width - n);
-    sink.text(text, n);
-    if (left) sink.pad(width - n);
-  },
-  /** %d: an integer's digits written in place; anything else through its text. */
-  int(sink: ByteSink, arg: PrintfArg, width: number, left: boolean): void {
-    if (typeof arg !== 'number' || !Number.isSafeInteger(arg) || arg < 0) {
-      const text = typeof arg === 'bigint' ? arg.toString() : Math.trunc(Number(arg)).toString();
-      helpers.str(sink, text, -1, width, left);
-      return;
-    }
-    let digits = 1;
-    for (let v = arg; v >= 10; v = Math.floor(v / 10)) digits++;
-    if (!left) sink.pad(width - digits);
-    sink.reserve(digits);
-    let v = arg;
-    for (let i = sink.len + digits - 1; i >= sink.len; i--) {
-      sink.buf[i] = 48 + (v % 10);
-      v = Math.floor(v / 10);
-    }
-    sink.len += digits;
-    if (left) sink.pad(width - digits);
-  },
-  fixed(sink: ByteSink, arg: PrintfArg, digits: number, width: number, left: boolean): void {
-    helpers.str(sink, toFixedHalfEven(Number(arg), digits), -1, width, left);
-  },
-  tooFew(format: string): never {
-    throw new Error(`sprintf: too few arguments for ${JSON.stringify(format)}`);
-  },
-};
-
-function conversion(arg: string, left: string, width: string, precision: string | undefined, conv: string): string {
-  const w = width === '' ? 0 : Number(width);
-  const l = left ? 'true' : 'false';
-  switch (conv) {
-    case 's':
-      return `h.str(s, typeof ${arg} === 'string' ? ${arg} : String(${arg}), ${precision === undefined ? -1 : Number(precision)}, ${w}, ${l});`;
-    case 'd':
-      return `h.int(s, ${arg}, ${w}, ${l});`;
-    default:
-      return `h.fixed(s, ${arg}, ${precision === undefined ? 6 : Number(precision)}, ${w}, ${l});`;
-  }
-}
-
-function compile(format: string): ByteFormatter {
-  const statements: string[] = [];
+/** A format cut into its pieces: "%-7d %s" is a conversion, a space, a conversion. */
+export function parseFormat(format: string): FormatPiece[] {
+  const pieces: FormatPiece[] = [];
   let last = 0;
-  let n = 0;
   for (const m of format.matchAll(SPEC)) {
-    if (m.index! > last) statements.push(`s.text(${JSON.stringify(format.slice(last, m.index))});`);
-    if (m[4] === '%') statements.push('s.text("%");');
-    else statements.push(conversion(`a${n++}`, m[1], m[2], m[3], m[4]));
+    if (m.index! > last) pieces.push({ text: format.slice(last, m.index) });
+    if (m[4] === '%') pieces.push({ text: '%' });
+    else
+      pieces.push({
+        conv: m[4] as 's' | 'd' | 'f',
+        width: m[2] === '' ? 0 : Number(m[2]),
+        precision: m[3] === undefined ? -1 : Number(m[3]),
+        left: m[1] === '-',
+      });
     last = m.index! + m[0].length;
   }
-  if (last < format.length) statements.push(`s.text(${JSON.stringify(format.slice(last))});`);
-  const params = ['s', ...Array.from({ length: n }, (_, i) => `a${i}`)];
-  // The code is built only from the format's own literals (JSON-quoted) and
-  // numbers parsed out of it: no argument ever becomes code.
-  const body = `return function (${params.join(', ')}) {
-    if (arguments.length < ${n + 1}) h.tooFew(${JSON.stringify(format)});
-    ${statements.join('\n    ')}
-  };`;
-  return new Function('h', body)(helpers) as ByteFormatter;
+  if (last < format.length) pieces.push({ text: format.slice(last) });
+  return pieces;
 }
 
-const compiled = new Map<string, ByteFormatter>();
-
-/** The function that writes `format` into a ByteSink, compiled once. */
-export function formatter(format: string): ByteFormatter {
-  let f = compiled.get(format);
-  if (!f) compiled.set(format, (f = compile(format)));
-  return f;
+function pad(text: string, width: number, left: boolean): string {
+  return left ? text.padEnd(width) : text.padStart(width);
 }
 
-/** The same formats, as text. */
+function convert(p: Exclude<FormatPiece, { text: string }>, arg: PrintfArg): string {
+  switch (p.conv) {
+    case 's': {
+      const text = String(arg);
+      return pad(p.precision >= 0 ? text.slice(0, p.precision) : text, p.width, p.left);
+    }
+    case 'd':
+      return pad(typeof arg === 'bigint' ? arg.toString() : Math.trunc(Number(arg)).toString(), p.width, p.left);
+    default:
+      return pad(toFixedHalfEven(Number(arg), p.precision < 0 ? 6 : p.precision), p.width, p.left);
+  }
+}
+
+/** Python's `format % args`, for the formats above. */
 export function sprintf(format: string, ...args: PrintfArg[]): string {
-  const write = formatter(format);
-  return asText((sink) => write(sink, ...args));
+  let n = 0;
+  let out = '';
+  for (const p of parseFormat(format)) {
+    if ('text' in p) {
+      out += p.text;
+      continue;
+    }
+    if (n >= args.length) throw new Error(`sprintf: too few arguments for ${JSON.stringify(format)}`);
+    out += convert(p, args[n++]);
+  }
+  return out;
 }
 
 // Python (and glibc) round the exact binary value, ties to even; JavaScript's

@@ -5,11 +5,11 @@
 // (bpf/tcpaccept.bpf.c), flags and columns.
 
 import { containerFilters } from './containers.js';
-import { AcceptRowFormatter, acceptHeader } from './format.js';
+import { acceptHeader, acceptRowParts, rowPieces } from './format.js';
 import type { NativeBinding } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
 import { PROG, USAGE, parseArgs, type TcpacceptOptions } from './tcpaccept-cli.js';
-import { commonRodata, preflight, runTool, streamRecords, type Io, type Tool } from './tool.js';
+import { commonRodata, preflight, runTool, streamRows, type Io, type Tool } from './tool.js';
 
 export function attachPlan(
   opts: TcpacceptOptions,
@@ -36,15 +36,7 @@ async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const containers = containerFilters(PROG, native, opts);
   const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
   try {
-    const rows = new AcceptRowFormatter(opts);
-    streamRecords(PROG, tracer, io, (records, sink) => {
-      const now = new Date();
-      for (const r of records) {
-        if (r.kind !== 'connect') continue;
-        rows.write(sink, r.event, now);
-        sink.text('\n');
-      }
-    });
+    streamRows(PROG, tracer, io, new native.RowWriter(rowPieces(acceptRowParts(opts))));
     io.err(notice);
     io.out(`${acceptHeader(opts)}\n`); // bcc's tcpaccept has no banner
     await io.stopped();

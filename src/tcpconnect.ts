@@ -6,10 +6,10 @@
 import { PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
 import { containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
-import { BANNER, RowFormatter, countTable, header } from './format.js';
+import { BANNER, countTable, header, rowParts, rowPieces } from './format.js';
 import type { NativeBinding } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
-import { commonRodata, flag, preflight, runTool, streamRecords, u32, type Io, type Tool } from './tool.js';
+import { commonRodata, flag, preflight, runTool, streamRecords, streamRows, u32, type Io, type Tool } from './tool.js';
 
 /** COUNT_MAP_ENTRIES of bpf/tcpconnect.h, for the message when a map fills. */
 const COUNT_MAP_ENTRIES = 65536;
@@ -69,19 +69,22 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   const containers = containerFilters(PROG, native, opts);
   const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
   try {
-    const rows = new RowFormatter(opts);
-    const dns = dnsModule ? new dnsModule.DnsCache() : undefined;
-    streamRecords(PROG, tracer, io, (records, sink) => {
-      // In time order: an answer is in the cache before the connect it led to.
-      for (const r of records) {
-        if (r.kind === 'dns') {
-          dns?.add(r.answer.payload, r.answer.tsUs);
-          continue;
+    const rows = new native.RowWriter(rowPieces(rowParts(opts)));
+    if (dnsModule) {
+      const dns = new dnsModule.DnsCache();
+      streamRecords(PROG, tracer, io, (records, batch) => {
+        const now = Date.now();
+        let text = '';
+        // In time order: an answer is in the cache before the connect it led to.
+        for (const r of records) {
+          if (r.kind === 'dns') dns.add(r.answer.payload, r.answer.tsUs);
+          else text += `${rows.row(batch, r.offset, dns.query(r.event.daddr, r.event.tsUs), now)}\n`;
         }
-        rows.write(sink, r.event, dns ? dns.query(r.event.daddr, r.event.tsUs) : '');
-        sink.text('\n');
-      }
-    });
+        return text;
+      });
+    } else {
+      streamRows(PROG, tracer, io, rows);
+    }
     io.err(notice);
     // -c prints the banner, then nothing until it is stopped (as bcc).
     io.out(opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`);

@@ -6,8 +6,7 @@
 
 import { decodeBatch, type DecodedRecord } from './decode.js';
 import { FatalError, UsageError } from './errors.js';
-import type { NativeBinding, NativeTracer } from './native.js';
-import { ByteSink } from './printf.js';
+import type { NativeBinding, NativeRowWriter, NativeTracer } from './native.js';
 
 export interface Io {
   /** rows and the header: latin1 text or its bytes, written as it comes */
@@ -90,25 +89,44 @@ export function commonRodata(
   };
 }
 
+function startEvents(tracer: NativeTracer, io: Io, onBatch: (batch: Buffer) => void): void {
+  tracer.start('events', { pagesPerCpu: PERF_PAGES, lostMap: 'events_lost' }, (batch, lost) => {
+    if (lost) io.err(`Possibly lost ${lost} samples`);
+    if (batch) onBatch(batch);
+  });
+}
+
+const malformedNotice = (prog: string, n: number) => `${prog}: skipped ${n} malformed records`;
+
 /**
- * Reads the events ring buffer (or perf buffer): each read's records, in
- * time order, go to `handle`, which writes the rows to print into `sink`;
- * they are written out in one piece. Losses and malformed records are said
- * on stderr (bcc's "Possibly lost N samples").
+ * Reads the events ring buffer (or perf buffer) and prints a row for every
+ * connect record, in time order: each read's rows are made by the addon's
+ * RowWriter and written out in one piece. Losses and malformed records are
+ * said on stderr (bcc's "Possibly lost N samples").
+ */
+export function streamRows(prog: string, tracer: NativeTracer, io: Io, rows: NativeRowWriter): void {
+  startEvents(tracer, io, (batch) => {
+    const { text, malformed } = rows.format(batch, Date.now());
+    if (malformed) io.err(malformedNotice(prog, malformed));
+    if (text.length) io.out(text);
+  });
+}
+
+/**
+ * The same, for a tool that reads the records itself (tcpconnect -d: DNS
+ * answers between the connects): each read's records, in time order, go to
+ * `handle`, and what it returns is written out in one piece.
  */
 export function streamRecords(
   prog: string,
   tracer: NativeTracer,
   io: Io,
-  handle: (records: DecodedRecord[], sink: ByteSink) => void,
+  handle: (records: DecodedRecord[], batch: Buffer) => string,
 ): void {
-  const sink = new ByteSink();
-  tracer.start('events', { pagesPerCpu: PERF_PAGES, lostMap: 'events_lost' }, (batch, lost) => {
-    if (lost) io.err(`Possibly lost ${lost} samples`);
-    if (!batch) return;
+  startEvents(tracer, io, (batch) => {
     const { records, malformed } = decodeBatch(batch);
-    if (malformed) io.err(`${prog}: skipped ${malformed} malformed records`);
-    handle(records, sink);
-    if (sink.len) io.out(sink.take());
+    if (malformed) io.err(malformedNotice(prog, malformed));
+    const text = handle(records, batch);
+    if (text) io.out(text);
   });
 }

@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import * as dnsPacket from 'dns-packet';
 
 import { EVENT_LAYOUT } from '../src/decode.js';
-import type { NativeBinding, NativeTracer, StartOptions, TracerSpec } from '../src/native.js';
+import { loadNative, type NativeBinding, type NativeTracer, type StartOptions, type TracerSpec } from '../src/native.js';
 import { run } from '../src/tcpconnect.js';
 import type { Io } from '../src/tool.js';
 
@@ -44,6 +44,7 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
   }
   return {
     Tracer,
+    RowWriter: loadNative().RowWriter, // the real one: rows are printed in C
     layouts: { tcpconnectEvent: EVENT_LAYOUT },
     portBitmapBytes: 8192,
     ringBufferSupported: () => true,

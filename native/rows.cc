@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "rows.h"
+
+#include <arpa/inet.h>
+#include <linux/types.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "tcpconnect.h"
+
+namespace {
+
+struct FieldName {
+  const char* name;
+  char conv;       // the one conversion that prints it
+  size_t longest;  // its longest text, before padding (the suffix's is the caller's)
+};
+
+// In the order of RowWriter::Field, after kText.
+constexpr FieldName kFields[] = {
+    {"pid", 'd', 20},      {"uid", 'd', 20},   {"task", 's', TASK_COMM_LEN}, {"ip", 'd', 20},
+    {"saddr", 's', 46},    {"daddr", 's', 46}, {"lport", 'd', 20},           {"dport", 'd', 20},
+    {"seconds", 'f', 64},  {"clock", 's', 15}, {"suffix", 's', 0},
+};
+
+uint32_t ReadU32(const uint8_t* p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// bcc's ts_us: whole microseconds of bpf_ktime_get_ns().
+uint64_t Micros(const event& e) { return e.ts_ns / 1000; }
+
+struct Located {
+  uint64_t us;
+  size_t off;
+};
+
+// Dotted decimal, as inet_ntop(AF_INET) writes it (which goes through
+// sprintf: most of a row's cost). Returns the length.
+size_t FormatIPv4(const uint8_t* a, char* out) {
+  char* q = out;
+  for (int i = 0; i < 4; i++) {
+    unsigned v = a[i];
+    if (v >= 100) *q++ = static_cast<char>('0' + v / 100);
+    if (v >= 10) *q++ = static_cast<char>('0' + v / 10 % 10);
+    *q++ = static_cast<char>('0' + v % 10);
+    if (i < 3) *q++ = '.';
+  }
+  return q - out;
+}
+
+// HH:MM:SS of the local wall clock at nowMs, as Python's strftime("%H:%M:%S").
+void WallClock(double now_ms, char (&out)[16]) {
+  time_t t = static_cast<time_t>(now_ms / 1000);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  snprintf(out, sizeof out, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+}  // namespace
+
+Napi::Function RowWriter::Define(Napi::Env env) {
+  return DefineClass(env, "RowWriter",
+                     {
+                         InstanceMethod("format", &RowWriter::Format),
+                         InstanceMethod("row", &RowWriter::Row),
+                     });
+}
+
+RowWriter::RowWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RowWriter>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "expected (pieces)");
+  Napi::Array pieces = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < pieces.Length(); i++) {
+    Napi::Object p = pieces.Get(i).As<Napi::Object>();
+    if (p.Has("text")) {
+      pieces_.push_back({Field::kText, 0, 0, -1, false, p.Get("text").As<Napi::String>().Utf8Value()});
+      longest_ += pieces_.back().text.size();
+      continue;
+    }
+    std::string name = p.Get("field").As<Napi::String>();
+    std::string conv = p.Get("conv").As<Napi::String>();
+    size_t f = 0;
+    while (f < std::size(kFields) && name != kFields[f].name) f++;
+    if (f == std::size(kFields)) throw Napi::TypeError::New(env, "no row field named " + name);
+    if (conv.size() != 1 || conv[0] != kFields[f].conv)
+      throw Napi::TypeError::New(env, "row field " + name + " prints with %" + std::string(1, kFields[f].conv) +
+                                          ", not %" + conv);
+    pieces_.push_back({static_cast<Field>(f + 1), conv[0], p.Get("width").As<Napi::Number>().Int32Value(),
+                       p.Get("precision").As<Napi::Number>().Int32Value(), p.Get("left").ToBoolean().Value(),
+                       std::string()});
+    longest_ += std::max<size_t>(kFields[f].longest, std::max(0, pieces_.back().width));
+  }
+}
+
+// %s: the first `precision` bytes of s, padded to width.
+void RowWriter::Str(const Piece& p, const char* s, size_t n) {
+  if (p.precision >= 0 && n > static_cast<size_t>(p.precision)) n = p.precision;
+  Pad(p, s, n);
+}
+
+// s, padded to the piece's width.
+void RowWriter::Pad(const Piece& p, const char* s, size_t n) {
+  size_t pad = p.width > 0 && n < static_cast<size_t>(p.width) ? p.width - n : 0;
+  if (!p.left) at_ = static_cast<char*>(memset(at_, ' ', pad)) + pad;
+  at_ = static_cast<char*>(memcpy(at_, s, n)) + n;
+  if (p.left) at_ = static_cast<char*>(memset(at_, ' ', pad)) + pad;
+}
+
+// %d of an unsigned field.
+void RowWriter::Int(const Piece& p, uint64_t v) {
+  char digits[20];
+  char* end = digits + sizeof digits;
+  char* q = end;
+  do {
+    *--q = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  Pad(p, q, end - q);
+}
+
+// Room for one more row (and its newline) in out_, and at_ where it goes.
+void RowWriter::Reserve(size_t suffix) {
+  size_t used = at_ ? at_ - out_.data() : 0;
+  size_t need = used + longest_ + suffix + 1;
+  if (need > out_.size()) out_.resize(std::max(need, out_.size() * 2));
+  at_ = out_.data() + used;
+}
+
+void RowWriter::Write(const event& e, const std::string& suffix, const char* clock) {
+  Reserve(suffix.size());
+  char addr[INET6_ADDRSTRLEN];
+  for (const Piece& p : pieces_) {
+    switch (p.field) {
+      case Field::kText:
+        at_ = static_cast<char*>(memcpy(at_, p.text.data(), p.text.size())) + p.text.size();
+        break;
+      case Field::kPid:
+        Int(p, e.pid);
+        break;
+      case Field::kUid:
+        Int(p, e.uid);
+        break;
+      case Field::kTask:
+        Str(p, e.task, strnlen(e.task, sizeof e.task));
+        break;
+      case Field::kIp:
+        Int(p, e.ip);
+        break;
+      case Field::kSaddr:
+      case Field::kDaddr: {
+        const __u8* a = p.field == Field::kSaddr ? e.saddr : e.daddr;
+        if (e.ip == 4) {
+          Str(p, addr, FormatIPv4(a, addr));
+        } else {
+          inet_ntop(AF_INET6, a, addr, sizeof addr);  // glibc's text, RFC 5952
+          Str(p, addr, strlen(addr));
+        }
+        break;
+      }
+      case Field::kLport:
+        Int(p, e.lport);
+        break;
+      case Field::kDport:
+        Int(p, e.dport);
+        break;
+      case Field::kSeconds: {
+        uint64_t us = Micros(e);
+        if (!started_) {
+          started_ = true;
+          start_us_ = us;
+        }
+        char text[64];
+        double seconds = static_cast<double>(static_cast<int64_t>(us - start_us_)) / 1e6;
+        int n = snprintf(text, sizeof text, "%.*f", p.precision < 0 ? 6 : p.precision, seconds);
+        Pad(p, text, n);
+        break;
+      }
+      case Field::kClock:
+        Str(p, clock, strlen(clock));
+        break;
+      case Field::kSuffix:
+        Str(p, suffix.data(), suffix.size());
+        break;
+    }
+  }
+}
+
+Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "expected (batch, nowMs)");
+  auto batch = info[0].As<Napi::Buffer<uint8_t>>();
+  const uint8_t* data = batch.Data();
+  size_t size = batch.Length();
+  char clock[16];
+  WallClock(info[1].As<Napi::Number>().DoubleValue(), clock);
+
+  // The same rules as src/decode.ts's decodeBatch.
+  std::vector<Located> rows;
+  uint32_t malformed = 0;
+  bool ordered = true;
+  size_t off = 0;
+  while (off + 4 <= size) {
+    uint32_t len = ReadU32(data + off);
+    off += 4;
+    if (len > size - off) {
+      malformed++;
+      off = size;
+      break;
+    }
+    uint32_t kind = len >= offsetof(dns_event, payload) ? ReadU32(data + off + offsetof(event, kind)) : 0;
+    if (kind == RECORD_CONNECT && len >= sizeof(event)) {
+      event e;
+      memcpy(&e, data + off, sizeof e);
+      uint64_t us = Micros(e);
+      if (!rows.empty() && us < rows.back().us) ordered = false;
+      rows.push_back({us, off});
+    } else if (kind == RECORD_DNS) {
+      uint32_t n = ReadU32(data + off + offsetof(dns_event, len));
+      if (n > DNS_MAX_PAYLOAD || offsetof(dns_event, payload) + n > len) malformed++;
+    } else {
+      malformed++;
+    }
+    off += len;
+  }
+  if (off < size) malformed++;
+  // A perf buffer's batch comes one CPU's ring after another. Stable: rows
+  // of the same microsecond keep the kernel's order.
+  if (!ordered) std::stable_sort(rows.begin(), rows.end(), [](const Located& a, const Located& b) { return a.us < b.us; });
+
+  static const std::string kNoSuffix;
+  at_ = nullptr;
+  for (const Located& r : rows) {
+    event e;
+    memcpy(&e, data + r.off, sizeof e);
+    Write(e, kNoSuffix, clock);
+    *at_++ = '\n';
+  }
+  size_t n = at_ ? at_ - out_.data() : 0;
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("text", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(out_.data()), n));
+  result.Set("malformed", Napi::Number::New(env, malformed));
+  return result;
+}
+
+Napi::Value RowWriter::Row(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsBuffer() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsNumber())
+    throw Napi::TypeError::New(env, "expected (batch, offset, suffix, nowMs)");
+  auto batch = info[0].As<Napi::Buffer<uint8_t>>();
+  double off = info[1].As<Napi::Number>().DoubleValue();
+  if (!(off >= 0) || off + sizeof(event) > batch.Length())
+    throw Napi::RangeError::New(env, "no connect record at that offset");
+  event e;
+  memcpy(&e, batch.Data() + static_cast<size_t>(off), sizeof e);
+  // The suffix is text (latin1, as the rows): one byte per char.
+  size_t n = 0;
+  napi_get_value_string_latin1(env, info[2], nullptr, 0, &n);
+  std::vector<char> bytes(n + 1);
+  napi_get_value_string_latin1(env, info[2], bytes.data(), bytes.size(), &n);
+  std::string suffix(bytes.data(), n);
+  char clock[16];
+  WallClock(info[3].As<Napi::Number>().DoubleValue(), clock);
+  at_ = nullptr;
+  Write(e, suffix, clock);
+  napi_value row;
+  napi_create_string_latin1(env, out_.data(), at_ - out_.data(), &row);
+  return Napi::Value(env, row);
+}

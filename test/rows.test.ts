@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Rows, as the addon's RowWriter prints them from struct event records and
+// the pieces src/format.ts makes of bcc's formats: bcc's bytes, and the
+// same text src/printf.ts's sprintf makes of the same formats.
+import { existsSync, readFileSync } from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import { acceptRowParts, rowParts, rowPieces, type Columns, type RowPart } from '../src/format.js';
+import { formatIPv4, formatIPv6 } from '../src/inet.js';
+import { ADDON_PATH, loadNative, type NativeRowWriter, type RowField } from '../src/native.js';
+import { sprintf, type PrintfArg } from '../src/printf.js';
+import { eventRecord, type EventFields } from './records.js';
+
+const built = existsSync(ADDON_PATH);
+if (!built && process.env.CI !== 'true') console.warn(`skipping rows test: ${ADDON_PATH} not built`);
+
+const writer = (parts: RowPart[]): NativeRowWriter => new (loadNative().RowWriter)(rowPieces(parts));
+const NOW = new Date(2026, 0, 2, 3, 4, 5).getTime();
+
+/** One row, as -d prints it (the suffix), or as every other mode does (''). */
+function row(w: NativeRowWriter, f: EventFields, suffix = '', now = NOW): string {
+  return w.row(eventRecord(f), 4, suffix, now);
+}
+
+function lines(w: NativeRowWriter, batch: Buffer): { rows: string[]; malformed: number } {
+  const { text, malformed } = w.format(batch, NOW);
+  const rows = text.toString('latin1').split('\n');
+  expect(rows.pop()).toBe(''); // every row ends in a newline
+  return { rows, malformed };
+}
+
+const plain: Columns = { timestamp: false, printUid: false, lport: false, dns: false };
+const all: Columns = { timestamp: true, printUid: true, lport: true, dns: false };
+const bash: EventFields = { pid: 474, task: 'bash', dport: 8080 };
+
+describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
+  // Verbatim from bcc's tcpconnect-bpfcc 0.26 on Debian's 6.1 kernel
+  // (shared/reference/bcc-captured-output.txt), trailing spaces included.
+  it('are bcc rows, trailing spaces included', () => {
+    expect(row(writer(rowParts(plain)), bash)).toBe('474     bash         4  127.0.0.1        127.0.0.1        8080   ');
+  });
+
+  it('with -t -U -L count time from the first row', () => {
+    const w = writer(rowParts(all));
+    expect([
+      row(w, { tsUs: 5_000_000, pid: 690, task: 'bash', lport: 48988, dport: 8080 }),
+      row(w, { tsUs: 5_082_000, pid: 691, task: 'bash', ip: 6, lport: 60786, dport: 8080 }),
+    ]).toEqual([
+      '0.000    0     690     bash         4  127.0.0.1        48988  127.0.0.1        8080   ',
+      '0.082    0     691     bash         6  ::1              60786  ::1              8080   ',
+    ]);
+  });
+
+  it('with -d end in the query text after DPORT', () => {
+    expect(row(writer(rowParts({ ...plain, dns: true })), bash, 'localhost')).toBe(
+      '474     bash         4  127.0.0.1        127.0.0.1        8080   localhost',
+    );
+  });
+
+  it('truncate COMM to 12 bytes and let a wide address push the row', () => {
+    const ll = 'fe80::2000:bff:fe82:3ac';
+    expect(row(writer(rowParts(plain)), { pid: 474, task: 'a-very-long-name', ip: 6, saddr: ll, daddr: ll, dport: 22 })).toBe(
+      '474     a-very-long- 6  fe80::2000:bff:fe82:3ac fe80::2000:bff:fe82:3ac 22     ',
+    );
+  });
+
+  it('round -t as Python does: ties to even', () => {
+    const w = writer(rowParts({ ...plain, timestamp: true }));
+    row(w, { tsUs: 0 });
+    expect(row(w, { tsUs: 62_500 })).toMatch(/^0\.062    /);
+    expect(row(w, { tsUs: 187_500 })).toMatch(/^0\.188    /);
+    expect(row(w, { tsUs: 1_000_400 })).toMatch(/^1\.000    /);
+  });
+
+  it('use whole microseconds, as bcc does with ts_us', () => {
+    const w = writer(rowParts({ ...plain, timestamp: true }));
+    row(w, { tsNs: 0n });
+    // 1.0005 s later in ns, but 1000499 us after the first (999 ns -> 0 us).
+    expect(row(w, { tsNs: 1_000_499_999n })).toMatch(/^1\.000 /);
+  });
+
+  it('print uids and pids up to 2^32-1, columns run together as in bcc, and COMM bytes as they are', () => {
+    const w = writer(rowParts({ ...plain, printUid: true }));
+    expect(row(w, { uid: 4294967295, pid: 4294967295, task: 'caf\xe9' })).toMatch(/^42949672954294967295 caf\xe9 {9}4 /);
+  });
+
+  it('print IPv6 addresses as glibc does, every one of the golden table', () => {
+    const golden: Array<[string, string]> = JSON.parse(
+      readFileSync(new URL('./fixtures/inet6-golden.json', import.meta.url), 'utf8'),
+    );
+    const w = writer([['%s', ['daddr']]]);
+    const rec = eventRecord({ ip: 6 });
+    for (const [hex, text] of golden) {
+      rec.set(Buffer.from(hex, 'hex'), 4 + 40);
+      expect(w.row(rec, 4, '', NOW)).toBe(text);
+    }
+  });
+
+  it('print IPv4 addresses as dotted decimal, every byte value', () => {
+    const w = writer([['%s', ['saddr']]]);
+    for (let b = 0; b < 256; b++) {
+      const addr = `${b}.${255 - b}.${b % 10}.${(b * 7) % 256}`;
+      expect(row(w, { saddr: addr })).toBe(addr);
+    }
+  });
+
+  describe('of tcpaccept', () => {
+    const sshd: EventFields = { tsUs: 7_000_000, pid: 907, task: 'sshd', saddr: '192.168.56.102', daddr: '192.168.56.1', lport: 22, dport: 32324 };
+
+    it('are bcc rows: remote before local, %-5d ports with their trailing spaces', () => {
+      expect(row(writer(acceptRowParts({ time: false, timestamp: false })), sshd)).toBe(
+        '907     sshd         4  192.168.56.1     32324 192.168.56.102   22   ',
+      );
+    });
+
+    it('with -T -t print HH:MM:SS of the local clock, then seconds since the first row', () => {
+      const w = writer(acceptRowParts({ time: true, timestamp: true }));
+      expect(row(w, sshd)).toMatch(/^03:04:05 0\.000    907 /);
+      expect(row(w, { ...sshd, tsUs: 8_500_000 }, '', new Date(2026, 0, 2, 23, 59, 9).getTime())).toMatch(
+        /^23:59:09 1\.500    907 /,
+      );
+    });
+  });
+
+  describe('of a batch', () => {
+    const w = () => writer(rowParts(plain));
+
+    it('come one per line, in time order: a perf buffer delivers ring by ring', () => {
+      const batch = Buffer.concat([
+        eventRecord({ tsUs: 30, pid: 3, task: 'c' }),
+        eventRecord({ tsUs: 10, pid: 1, task: 'a' }),
+        eventRecord({ tsUs: 20, pid: 2, task: 'b1' }),
+        eventRecord({ tsUs: 20, pid: 2, task: 'b2' }),
+      ]);
+      const { rows, malformed } = lines(w(), batch);
+      expect(rows.map((r) => r.split(/ +/)[1])).toEqual(['a', 'b1', 'b2', 'c']);
+      expect(malformed).toBe(0);
+    });
+
+    it('leave DNS answers out and count what is not a record', () => {
+      const dns = Buffer.alloc(4 + 16 + 3);
+      dns.writeUInt32LE(16 + 3);
+      dns.writeUInt32LE(2, 4 + 8); // RECORD_DNS
+      dns.writeUInt32LE(3, 4 + 12);
+      const unknown = Buffer.alloc(4 + 80);
+      unknown.writeUInt32LE(80);
+      unknown.writeUInt32LE(9, 4 + 8);
+      const short = eventRecord({ pid: 8 }).subarray(0, 40);
+      short.writeUInt32LE(36);
+      const truncated = eventRecord({ pid: 9 }).subarray(0, 50);
+      const { rows, malformed } = lines(
+        w(),
+        Buffer.concat([eventRecord({ pid: 1 }), dns, unknown, short, eventRecord({ pid: 2 }), truncated]),
+      );
+      expect(rows.map((r) => r.split(' ')[0])).toEqual(['1', '2']);
+      expect(malformed).toBe(3);
+    });
+
+    it('are empty for an empty batch', () => {
+      expect(w().format(Buffer.alloc(0), NOW)).toEqual({ text: Buffer.alloc(0), malformed: 0 });
+    });
+
+    it('of thousands of records are all there, whatever the buffer growth', () => {
+      const n = 20000;
+      const batch = Buffer.concat(
+        Array.from({ length: n }, (_, i) => eventRecord({ tsUs: i, pid: i, ip: 6, saddr: 'fe80::1', daddr: `2001:db8::${i.toString(16)}`, dport: 443 })),
+      );
+      const { rows } = lines(writer(rowParts(all)), batch);
+      expect(rows).toHaveLength(n);
+      expect(rows[n - 1]).toBe(
+        `0.020    0     19999   ${' '.repeat(13)}6  fe80::1          0      2001:db8::4e1f   443    `,
+      );
+    });
+  });
+
+  describe('follow the formats as src/printf.ts does', () => {
+    const modes: Array<[string, RowPart[]]> = [];
+    for (const timestamp of [false, true])
+      for (const printUid of [false, true])
+        for (const lport of [false, true])
+          for (const dns of [false, true])
+            modes.push([JSON.stringify({ timestamp, printUid, lport, dns }), rowParts({ timestamp, printUid, lport, dns })]);
+    for (const time of [false, true])
+      for (const timestamp of [false, true])
+        modes.push([`tcpaccept ${JSON.stringify({ time, timestamp })}`, acceptRowParts({ time, timestamp })]);
+
+    // A deterministic spread of every field's range, ties of -t included.
+    let seed = 42;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const events = Array.from({ length: 300 }, (_, i): EventFields & { text: Record<string, PrintfArg> } => {
+      const ip = rand(2) ? 4 : 6;
+      const bytes = (n: number) => Uint8Array.from({ length: n }, () => (rand(3) ? rand(256) : 0));
+      const [s, d] = [bytes(ip === 4 ? 4 : 16), bytes(ip === 4 ? 4 : 16)];
+      const saddr = ip === 4 ? formatIPv4(s) : formatIPv6(s);
+      const daddr = ip === 4 ? formatIPv4(d) : formatIPv6(d);
+      const task = 'abcdefghijklmnop\xe9-_ '.slice(rand(8), 4 + rand(16));
+      const tsUs = i === 0 ? 0 : rand(2) ? 62_500 * rand(100_000) : rand(2 ** 31) * 1000 + rand(1000);
+      const f = { tsUs, ip: ip as 4 | 6, saddr, daddr, task, pid: rand(2 ** 31), uid: rand(70000), lport: rand(65536), dport: rand(65536) };
+      return { ...f, text: { ...f, seconds: tsUs / 1e6, clock: '03:04:05', suffix: rand(2) ? '' : `name-${i}.example (1.5ms)` } };
+    });
+
+    it.each(modes)('%s', (_, parts) => {
+      const w = writer(parts);
+      for (const ev of events) {
+        const expected = parts.map(([format, fields]) => sprintf(format, ...fields.map((f: RowField) => ev.text[f]))).join('');
+        expect(row(w, ev, String(ev.text.suffix))).toBe(expected);
+      }
+    });
+  });
+
+  it('refuse a field printed with the wrong conversion, or one that does not exist', () => {
+    const { RowWriter } = loadNative();
+    expect(() => new RowWriter([{ field: 'pid', conv: 's', width: 0, precision: -1, left: false }])).toThrow(
+      'row field pid prints with %d, not %s',
+    );
+    expect(() => new RowWriter([{ field: 'nope' as RowField, conv: 'd', width: 0, precision: -1, left: false }])).toThrow(
+      'no row field named nope',
+    );
+  });
+});
