@@ -6,6 +6,8 @@
 #include <napi.h>
 
 #include <cstddef>
+#include <initializer_list>
+#include <utility>
 
 #include "errors.h"
 #include "rows.h"
@@ -14,51 +16,31 @@
 
 namespace {
 
-#define FIELD(obj, type, field) obj.Set(#field, Napi::Number::New(env, offsetof(type, field)))
-
-Napi::Object EventLayout(Napi::Env env) {
+// { size, offsets: { field: offset, ... } } of a C struct, from the compiler.
+Napi::Object Layout(Napi::Env env, size_t size, std::initializer_list<std::pair<const char*, size_t>> fields) {
   Napi::Object offsets = Napi::Object::New(env);
-  FIELD(offsets, struct event, ts_ns);
-  FIELD(offsets, struct event, kind);
-  FIELD(offsets, struct event, saddr);
-  FIELD(offsets, struct event, daddr);
-  FIELD(offsets, struct event, pid);
-  FIELD(offsets, struct event, uid);
-  FIELD(offsets, struct event, lport);
-  FIELD(offsets, struct event, dport);
-  FIELD(offsets, struct event, ip);
-  FIELD(offsets, struct event, task);
-  Napi::Object layout = Napi::Object::New(env);
-  layout.Set("size", Napi::Number::New(env, sizeof(struct event)));
-  layout.Set("offsets", offsets);
-  return layout;
-}
-
-Napi::Object DnsEventLayout(Napi::Env env) {
-  Napi::Object offsets = Napi::Object::New(env);
-  FIELD(offsets, struct dns_event, ts_ns);
-  FIELD(offsets, struct dns_event, kind);
-  FIELD(offsets, struct dns_event, len);
-  FIELD(offsets, struct dns_event, payload);
-  Napi::Object layout = Napi::Object::New(env);
-  layout.Set("size", Napi::Number::New(env, sizeof(struct dns_event)));
-  layout.Set("offsets", offsets);
-  return layout;
-}
-
-Napi::Object FlowKeyLayout(Napi::Env env, size_t size, size_t saddr, size_t daddr, size_t dport) {
-  Napi::Object offsets = Napi::Object::New(env);
-  offsets.Set("saddr", Napi::Number::New(env, saddr));
-  offsets.Set("daddr", Napi::Number::New(env, daddr));
-  offsets.Set("dport", Napi::Number::New(env, dport));
+  for (const auto& [name, offset] : fields) offsets.Set(name, Napi::Number::New(env, offset));
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", Napi::Number::New(env, size));
   layout.Set("offsets", offsets);
   return layout;
 }
 
-#define FLOW_KEY(env, type) \
-  FlowKeyLayout(env, sizeof(type), offsetof(type, saddr), offsetof(type, daddr), offsetof(type, dport))
+#define FIELD(type, field) std::pair<const char*, size_t>(#field, offsetof(type, field))
+
+Napi::Object EventLayout(Napi::Env env) {
+  using E = struct event;
+  return Layout(env, sizeof(E),
+                {FIELD(E, ts_ns), FIELD(E, kind), FIELD(E, saddr), FIELD(E, daddr), FIELD(E, pid), FIELD(E, uid),
+                 FIELD(E, lport), FIELD(E, dport), FIELD(E, ip), FIELD(E, task)});
+}
+
+Napi::Object DnsEventLayout(Napi::Env env) {
+  using D = struct dns_event;
+  return Layout(env, sizeof(D), {FIELD(D, ts_ns), FIELD(D, kind), FIELD(D, len), FIELD(D, payload)});
+}
+
+#define FLOW_KEY(env, type) Layout(env, sizeof(type), {FIELD(type, saddr), FIELD(type, daddr), FIELD(type, dport)})
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CaptureLibbpfLog();

@@ -6,7 +6,7 @@
 import { COMMON_OPTIONS, given as str, parseOptions } from './args.js';
 import { UsageError } from './errors.js';
 import { help, usage, type OptionDoc } from './help.js';
-import { parseAttach, parsePid, parsePorts, parseUid, type AttachMethod } from './options.js';
+import { commonOptions, parseUid, type CommonOptions } from './options.js';
 import type { Parsed as ToolParsed } from './tool.js';
 
 export const PROG = 'tcpconnect';
@@ -45,19 +45,13 @@ export const OPTIONS: OptionDoc[] = [
   COMMON_OPTIONS.attach,
 ];
 
-export interface TcpconnectOptions {
+export interface TcpconnectOptions extends CommonOptions {
   timestamp: boolean;
-  pid?: number;
-  ports?: number[];
-  family: 0 | 4 | 6;
   lport: boolean;
   printUid: boolean;
   uid?: number;
   count: boolean;
   dns: boolean;
-  cgroupmap?: string;
-  mntnsmap?: string;
-  attach: AttachMethod;
 }
 
 export type Parsed = ToolParsed<TcpconnectOptions>;
@@ -74,18 +68,13 @@ export function parseArgs(argv: string[]): Parsed {
   return {
     kind: 'run',
     options: {
+      ...commonOptions(o),
       timestamp: Boolean(o.timestamp),
-      pid: o.pid === undefined ? undefined : parsePid(str(o.pid)!),
-      ports: o.port === undefined ? undefined : parsePorts(str(o.port)!),
-      family: o.ipv4 ? 4 : o.ipv6 ? 6 : 0,
       lport: Boolean(o.lport),
       printUid: Boolean(o.printUid),
       uid: o.uid === undefined ? undefined : parseUid(str(o.uid)!),
       count: Boolean(o.count),
       dns: Boolean(o.dns),
-      cgroupmap: str(o.cgroupmap),
-      mntnsmap: str(o.mntnsmap),
-      attach: o.attach === undefined ? 'auto' : parseAttach(str(o.attach)!),
     },
   };
 }

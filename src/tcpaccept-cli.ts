@@ -2,9 +2,9 @@
 //
 // tcpaccept's command line: bcc's tools/tcpaccept.py flags and help texts.
 
-import { COMMON_OPTIONS, given as str, parseOptions } from './args.js';
+import { COMMON_OPTIONS, parseOptions } from './args.js';
 import { help, usage, type OptionDoc } from './help.js';
-import { parseAttach, parsePid, parsePorts, type AttachMethod } from './options.js';
+import { commonOptions, type CommonOptions } from './options.js';
 import type { Parsed } from './tool.js';
 
 export const PROG = 'tcpaccept';
@@ -32,15 +32,9 @@ export const OPTIONS: OptionDoc[] = [
   COMMON_OPTIONS.attach,
 ];
 
-export interface TcpacceptOptions {
+export interface TcpacceptOptions extends CommonOptions {
   time: boolean;
   timestamp: boolean;
-  pid?: number;
-  ports?: number[];
-  family: 0 | 4 | 6;
-  cgroupmap?: string;
-  mntnsmap?: string;
-  attach: AttachMethod;
 }
 
 export const USAGE = usage(PROG, OPTIONS);
@@ -52,14 +46,9 @@ export function parseArgs(argv: string[]): Parsed<TcpacceptOptions> {
   return {
     kind: 'run',
     options: {
+      ...commonOptions(o),
       time: Boolean(o.time),
       timestamp: Boolean(o.timestamp),
-      pid: o.pid === undefined ? undefined : parsePid(str(o.pid)!),
-      ports: o.port === undefined ? undefined : parsePorts(str(o.port)!),
-      family: o.ipv4 ? 4 : o.ipv6 ? 6 : 0,
-      cgroupmap: str(o.cgroupmap),
-      mntnsmap: str(o.mntnsmap),
-      attach: o.attach === undefined ? 'auto' : parseAttach(str(o.attach)!),
     },
   };
 }

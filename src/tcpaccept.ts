@@ -9,7 +9,7 @@ import { acceptHeader, acceptRowParts, rowPieces } from './format.js';
 import type { NativeBinding } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
 import { PROG, USAGE, parseArgs, type TcpacceptOptions } from './tcpaccept-cli.js';
-import { commonRodata, preflight, runTool, streamRows, type Io, type Tool } from './tool.js';
+import { commonRodata, preflight, runTool, streamRows, traceUntilStopped, type Io, type Tool } from './tool.js';
 
 export function attachPlan(
   opts: TcpacceptOptions,
@@ -34,16 +34,12 @@ export function attachPlan(
 async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const native = preflight(PROG, io);
   const containers = containerFilters(PROG, native, opts);
-  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
-  try {
-    streamRows(PROG, tracer, io, new native.RowWriter(rowPieces(acceptRowParts(opts))));
-    io.err(notice);
-    io.out(`${acceptHeader(opts)}\n`); // bcc's tcpaccept has no banner
-    await io.stopped();
-  } finally {
-    tracer.close();
-  }
-  return 0;
+  const rows = new native.RowWriter(rowPieces(acceptRowParts(opts)));
+  const attached = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
+  return traceUntilStopped(io, attached, (tracer) => {
+    streamRows(PROG, tracer, io, rows);
+    return `${acceptHeader(opts)}\n`; // bcc's tcpaccept has no banner
+  });
 }
 
 export const TCPACCEPT: Tool<TcpacceptOptions> = { prog: PROG, usage: USAGE, parse: parseArgs, trace };

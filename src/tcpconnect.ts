@@ -7,9 +7,11 @@ import { PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
 import { containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
 import { BANNER, countTable, header, rowParts, rowPieces } from './format.js';
-import type { NativeBinding } from './native.js';
+import type { NativeBinding, NativeTracer } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
-import { commonRodata, flag, preflight, runTool, streamRecords, streamRows, u32, type Io, type Tool } from './tool.js';
+import {
+  commonRodata, flag, preflight, runTool, streamRecords, streamRows, traceUntilStopped, u32, type Io, type Tool,
+} from './tool.js';
 
 /** COUNT_MAP_ENTRIES of bpf/tcpconnect.h, for the message when a map fills. */
 const COUNT_MAP_ENTRIES = 65536;
@@ -67,9 +69,9 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   // Only -d needs dns-packet and lru-cache: loading them costs start-up time.
   const dnsModule = opts.dns ? await import('./dns.js') : undefined;
   const containers = containerFilters(PROG, native, opts);
-  const { tracer, notice } = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
-  try {
-    const rows = new native.RowWriter(rowPieces(rowParts(opts)));
+  const rows = new native.RowWriter(rowPieces(rowParts(opts)));
+  const attached = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
+  const start = (tracer: NativeTracer): string => {
     if (dnsModule) {
       const dns = new dnsModule.DnsCache();
       streamRecords(PROG, tracer, io, (records, batch) => {
@@ -85,18 +87,14 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
     } else {
       streamRows(PROG, tracer, io, rows);
     }
-    io.err(notice);
     // -c prints the banner, then nothing until it is stopped (as bcc).
-    io.out(opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`);
-    await io.stopped();
-    if (opts.count) {
-      const overflow = tracer.readMap('count_overflow')[0]?.[1].readBigUInt64LE(0) ?? 0n;
-      if (overflow)
-        io.err(`${PROG}: ${overflow} connects were not counted: the count map was full (${COUNT_MAP_ENTRIES} flows)`);
-      io.out(countTable(decodeCounts(tracer.readMap('ipv4_count'), 4), decodeCounts(tracer.readMap('ipv6_count'), 6)));
-    }
-  } finally {
-    tracer.close();
-  }
-  return 0;
+    return opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`;
+  };
+  const printCounts = (tracer: NativeTracer): void => {
+    const overflow = tracer.readMap('count_overflow')[0]?.[1].readBigUInt64LE(0) ?? 0n;
+    if (overflow)
+      io.err(`${PROG}: ${overflow} connects were not counted: the count map was full (${COUNT_MAP_ENTRIES} flows)`);
+    io.out(countTable(decodeCounts(tracer.readMap('ipv4_count'), 4), decodeCounts(tracer.readMap('ipv6_count'), 6)));
+  };
+  return traceUntilStopped(io, attached, start, opts.count ? printCounts : undefined);
 }

@@ -63,6 +63,31 @@ export function preflight(prog: string, io: Io): NativeBinding {
   return io.native();
 }
 
+/**
+ * A tracer's run once attached: `start` starts reading and returns the
+ * header, which is printed after the notice of how it attached; then the
+ * run waits to be stopped and `finish` prints what comes at the end (-c's
+ * table). The tracer is closed whatever happens.
+ */
+export async function traceUntilStopped(
+  io: Io,
+  attached: { tracer: NativeTracer; notice: string },
+  start: (tracer: NativeTracer) => string,
+  finish?: (tracer: NativeTracer) => void,
+): Promise<number> {
+  const { tracer, notice } = attached;
+  try {
+    const header = start(tracer);
+    io.err(notice);
+    io.out(header);
+    await io.stopped();
+    finish?.(tracer);
+  } finally {
+    tracer.close();
+  }
+  return 0;
+}
+
 /** Perf buffer pages per CPU (bcc: 8), where there is no ring buffer; more absorbs bursts. */
 export const PERF_PAGES = 64;
 

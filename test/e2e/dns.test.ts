@@ -68,19 +68,17 @@ describeE2E('tcpconnect -d end to end', () => {
     const v6 = new Resolver();
     v6.setServers([`[${dns.v6}]:53`]);
 
-    const expectAnswer = (got: Promise<string[]>, want: string[]) => async () => expect(await got).toEqual(want);
-    expect(
-      await rowFor(tool, 'tcpc-dns-api', '127.0.0.2', () => expectAnswer(v4.resolve4('api.tcpc.test'), ['127.0.0.2'])()),
-    ).toMatch(named('127.0.0.2', 'api.tcpc.test'));
-    expect(
-      await rowFor(tool, 'tcpc-dns-www', '127.0.0.3', () => expectAnswer(v4.resolve4('www.tcpc.test'), ['127.0.0.3'])()),
-    ).toMatch(named('127.0.0.3', 'www.tcpc.test'));
-    expect(
-      await rowFor(tool, 'tcpc-dns-six', '::1', () => expectAnswer(v6.resolve6('six.tcpc.test'), ['::1'])()),
-    ).toMatch(named('::1', 'six.tcpc.test'));
-    expect(
-      await rowFor(tool, 'tcpc-dns-6to4', '127.0.0.7', () => expectAnswer(v6.resolve4('sixudp.tcpc.test'), ['127.0.0.7'])()),
-    ).toMatch(named('127.0.0.7', 'sixudp.tcpc.test'));
+    // comm, the address connected to, how it was looked up, the name asked for
+    const cases: Array<[string, string, () => Promise<string[]>, string]> = [
+      ['tcpc-dns-api', '127.0.0.2', () => v4.resolve4('api.tcpc.test'), 'api.tcpc.test'],
+      ['tcpc-dns-www', '127.0.0.3', () => v4.resolve4('www.tcpc.test'), 'www.tcpc.test'],
+      ['tcpc-dns-six', '::1', () => v6.resolve6('six.tcpc.test'), 'six.tcpc.test'],
+      ['tcpc-dns-6to4', '127.0.0.7', () => v6.resolve4('sixudp.tcpc.test'), 'sixudp.tcpc.test'],
+    ];
+    for (const [comm, host, lookup, name] of cases) {
+      const row = await rowFor(tool, comm, host, async () => expect(await lookup()).toEqual([host]));
+      expect(row).toMatch(named(host, name));
+    }
   });
 
   it('names connects after answers to an unconnected UDP socket, IPv4 and IPv6', async () => {
