@@ -38,6 +38,7 @@ uint64_t Micros(const event& e) { return e.ts_ns / 1000; }
 struct Located {
   uint64_t us;
   size_t off;
+  uint32_t seq;  // among the batch's connect records, in batch order
 };
 
 // Dotted decimal, as inet_ntop(AF_INET) writes it (which goes through
@@ -68,7 +69,6 @@ Napi::Function RowWriter::Define(Napi::Env env) {
   return DefineClass(env, "RowWriter",
                      {
                          InstanceMethod("format", &RowWriter::Format),
-                         InstanceMethod("row", &RowWriter::Row),
                      });
 }
 
@@ -193,8 +193,9 @@ void RowWriter::Write(const event& e, const std::string& suffix, const char* clo
 
 Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber())
-    throw Napi::TypeError::New(env, "expected (batch, nowMs)");
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber() ||
+      (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsArray()))
+    throw Napi::TypeError::New(env, "expected (batch, nowMs, suffixes?)");
   auto batch = info[0].As<Napi::Buffer<uint8_t>>();
   const uint8_t* data = batch.Data();
   size_t size = batch.Length();
@@ -220,7 +221,7 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
       memcpy(&e, data + off, sizeof e);
       uint64_t us = Micros(e);
       if (!rows.empty() && us < rows.back().us) ordered = false;
-      rows.push_back({us, off});
+      rows.push_back({us, off, static_cast<uint32_t>(rows.size())});
     } else if (kind == RECORD_DNS) {
       uint32_t n = ReadU32(data + off + offsetof(dns_event, len));
       if (n > DNS_MAX_PAYLOAD || offsetof(dns_event, payload) + n > len) malformed++;
@@ -234,12 +235,18 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
   // of the same microsecond keep the kernel's order.
   if (!ordered) std::stable_sort(rows.begin(), rows.end(), [](const Located& a, const Located& b) { return a.us < b.us; });
 
-  static const std::string kNoSuffix;
+  bool suffixed = info.Length() > 2 && info[2].IsArray();
+  Napi::Array suffixes = suffixed ? info[2].As<Napi::Array>() : Napi::Array();
+  if (suffixed && suffixes.Length() != rows.size())
+    throw Napi::RangeError::New(env, "expected a suffix for each of the " + std::to_string(rows.size()) +
+                                         " connect records, got " + std::to_string(suffixes.Length()));
+  std::string suffix;
   at_ = nullptr;
   for (const Located& r : rows) {
     event e;
     memcpy(&e, data + r.off, sizeof e);
-    Write(e, kNoSuffix, clock);
+    if (suffixed) Latin1(suffixes.Get(r.seq), suffix);
+    Write(e, suffix, clock);
     *at_++ = '\n';
   }
   size_t n = at_ ? at_ - out_.data() : 0;
@@ -249,27 +256,13 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
   return result;
 }
 
-Napi::Value RowWriter::Row(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsBuffer() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsNumber())
-    throw Napi::TypeError::New(env, "expected (batch, offset, suffix, nowMs)");
-  auto batch = info[0].As<Napi::Buffer<uint8_t>>();
-  double off = info[1].As<Napi::Number>().DoubleValue();
-  if (!(off >= 0) || off + sizeof(event) > batch.Length())
-    throw Napi::RangeError::New(env, "no connect record at that offset");
-  event e;
-  memcpy(&e, batch.Data() + static_cast<size_t>(off), sizeof e);
-  // The suffix is text (latin1, as the rows): one byte per char.
+// A JS string's latin1 bytes (one per char, as the rows), or its text for anything else.
+void RowWriter::Latin1(Napi::Value v, std::string& out) {
+  napi_env env = v.Env();
+  napi_value text = v.IsString() ? static_cast<napi_value>(v) : static_cast<napi_value>(v.ToString());
   size_t n = 0;
-  napi_get_value_string_latin1(env, info[2], nullptr, 0, &n);
-  std::vector<char> bytes(n + 1);
-  napi_get_value_string_latin1(env, info[2], bytes.data(), bytes.size(), &n);
-  std::string suffix(bytes.data(), n);
-  char clock[16];
-  WallClock(info[3].As<Napi::Number>().DoubleValue(), clock);
-  at_ = nullptr;
-  Write(e, suffix, clock);
-  napi_value row;
-  napi_create_string_latin1(env, out_.data(), at_ - out_.data(), &row);
-  return Napi::Value(env, row);
+  napi_get_value_string_latin1(env, text, nullptr, 0, &n);
+  out.resize(n + 1);
+  napi_get_value_string_latin1(env, text, out.data(), n + 1, &n);
+  out.resize(n);
 }

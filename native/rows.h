@@ -33,14 +33,14 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
     std::string text;  // kText's
   };
 
-  // format(batch, nowMs) -> { text: Buffer, malformed: number }: a row and a
-  // newline for every connect record of a batch (u32 length, record; ...),
-  // in time order. DNS answers are left out; anything else is counted.
+  // format(batch, nowMs, suffixes?) -> { text: Buffer, malformed: number }:
+  // a row and a newline for every connect record of a batch (u32 length,
+  // record; ...), in time order. DNS answers are left out; anything else is
+  // counted. suffixes, one per connect record in batch order, fill the
+  // 'suffix' field (-d's QUERY); without them it is empty.
   Napi::Value Format(const Napi::CallbackInfo& info);
-  // row(batch, offset, suffix, nowMs) -> string: the row of the connect
-  // record at offset, without its newline; suffix fills the 'suffix' field.
-  Napi::Value Row(const Napi::CallbackInfo& info);
 
+  static void Latin1(Napi::Value v, std::string& out);
   void Reserve(size_t suffix);
   void Write(const event& e, const std::string& suffix, const char* clock);
   void Str(const Piece& p, const char* s, size_t n);

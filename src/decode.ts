@@ -41,9 +41,9 @@ export interface ConnectEvent {
   task: string; // latin1: one char per byte, as bcc prints bytes
 }
 
-/** offset: where the connect record starts in its batch (for the addon's RowWriter). */
+/** seq: the connect record's place among its batch's connect records, in batch order (as the RowWriter takes -d's suffixes). */
 export type DecodedRecord =
-  | { kind: 'connect'; event: ConnectEvent; offset: number }
+  | { kind: 'connect'; event: ConnectEvent; seq: number }
   | { kind: 'dns'; answer: DnsAnswer };
 
 /**
@@ -97,6 +97,7 @@ const tsOf = (r: DecodedRecord) => (r.kind === 'connect' ? r.event.tsUs : r.answ
 export function decodeBatch(batch: Buffer): { records: DecodedRecord[]; malformed: number } {
   const records: DecodedRecord[] = [];
   let malformed = 0;
+  let connects = 0;
   let ordered = true;
   let last = -Infinity;
   let off = 0;
@@ -111,7 +112,7 @@ export function decodeBatch(batch: Buffer): { records: DecodedRecord[]; malforme
     const kind = len >= DNS_EVENT_LAYOUT.offsets.payload ? batch.readUInt32LE(off + EVENT_LAYOUT.offsets.kind) : 0;
     let rec: DecodedRecord | undefined;
     if (kind === RECORD_CONNECT && len >= EVENT_LAYOUT.size) {
-      rec = { kind: 'connect', event: decodeEvent(batch, off), offset: off };
+      rec = { kind: 'connect', event: decodeEvent(batch, off), seq: connects++ };
     } else if (kind === RECORD_DNS) {
       const answer = decodeDns(batch, off, len);
       if (answer) rec = { kind: 'dns', answer };

@@ -52,10 +52,12 @@ export type RowPiece =
   | { field: RowField; conv: 's' | 'd' | 'f'; width: number; precision: number; left: boolean };
 
 export interface NativeRowWriter {
-  /** A row and a newline for every connect record of a batch, in time order; DNS answers left out. */
-  format(batch: Buffer, nowMs: number): { text: Buffer; malformed: number };
-  /** The row of the connect record at `offset` of `batch`, without its newline. */
-  row(batch: Buffer, offset: number, suffix: string, nowMs: number): string;
+  /**
+   * A row and a newline for every connect record of a batch, in time order;
+   * DNS answers left out, anything else counted as malformed. suffixes: one
+   * per connect record, in batch order, for the 'suffix' field (else '').
+   */
+  format(batch: Buffer, nowMs: number, suffixes?: string[]): { text: Buffer; malformed: number };
 }
 
 export interface RecordLayout {

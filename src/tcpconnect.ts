@@ -6,11 +6,13 @@
 import { PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
 import { containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
+import { decodeBatch } from './decode.js';
+import type { DnsCache } from './dns.js';
 import { BANNER, countTable, header, rowParts, rowPieces } from './format.js';
 import type { NativeBinding, NativeTracer } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
 import {
-  commonRodata, flag, preflight, runTool, streamRecords, streamRows, traceUntilStopped, u32, type Io, type Tool,
+  commonRodata, flag, preflight, runTool, streamRows, traceUntilStopped, u32, type Io, type Tool,
 } from './tool.js';
 
 /** COUNT_MAP_ENTRIES of bpf/tcpconnect.h, for the message when a map fills. */
@@ -64,6 +66,18 @@ export function run(argv: string[], io: Io): Promise<number> {
   return runTool(TCPCONNECT, argv, io);
 }
 
+/** -d: each batch's connects' QUERY column, from the DNS answers read before each (in time order). */
+function queries(dns: DnsCache): (batch: Buffer) => string[] {
+  return (batch) => {
+    const out: string[] = [];
+    for (const r of decodeBatch(batch).records) {
+      if (r.kind === 'dns') dns.add(r.answer.payload, r.answer.tsUs);
+      else out[r.seq] = dns.query(r.event.daddr, r.event.tsUs);
+    }
+    return out;
+  };
+}
+
 async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   const native = preflight(PROG, io);
   // Only -d needs dns-packet and lru-cache: loading them costs start-up time.
@@ -72,21 +86,7 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   const rows = new native.RowWriter(rowPieces(rowParts(opts)));
   const attached = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
   const start = (tracer: NativeTracer): string => {
-    if (dnsModule) {
-      const dns = new dnsModule.DnsCache();
-      streamRecords(PROG, tracer, io, (records, batch) => {
-        const now = Date.now();
-        let text = '';
-        // In time order: an answer is in the cache before the connect it led to.
-        for (const r of records) {
-          if (r.kind === 'dns') dns.add(r.answer.payload, r.answer.tsUs);
-          else text += `${rows.row(batch, r.offset, dns.query(r.event.daddr, r.event.tsUs), now)}\n`;
-        }
-        return text;
-      });
-    } else {
-      streamRows(PROG, tracer, io, rows);
-    }
+    streamRows(PROG, tracer, io, rows, dnsModule && queries(new dnsModule.DnsCache()));
     // -c prints the banner, then nothing until it is stopped (as bcc).
     return opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`;
   };

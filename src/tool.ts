@@ -4,7 +4,6 @@
 // tested with a fake addon), the mapping of errors to exit codes, the checks
 // before loading anything, and rodata encoding of the shared filters.
 
-import { decodeBatch, type DecodedRecord } from './decode.js';
 import { FatalError, UsageError } from './errors.js';
 import type { NativeBinding, NativeRowWriter, NativeTracer } from './native.js';
 
@@ -114,44 +113,26 @@ export function commonRodata(
   };
 }
 
-function startEvents(tracer: NativeTracer, io: Io, onBatch: (batch: Buffer) => void): void {
-  tracer.start('events', { pagesPerCpu: PERF_PAGES, lostMap: 'events_lost' }, (batch, lost) => {
-    if (lost) io.err(`Possibly lost ${lost} samples`);
-    if (batch) onBatch(batch);
-  });
-}
-
-const malformedNotice = (prog: string, n: number) => `${prog}: skipped ${n} malformed records`;
-
 /**
  * Reads the events ring buffer (or perf buffer) and prints a row for every
  * connect record, in time order: each read's rows are made by the addon's
- * RowWriter and written out in one piece. Losses and malformed records are
- * said on stderr (bcc's "Possibly lost N samples").
+ * RowWriter and written out in one piece. `suffixes`, if given, reads the
+ * batch first and gives each connect record its suffix (tcpconnect -d).
+ * Losses and malformed records are said on stderr (bcc's "Possibly lost N
+ * samples").
  */
-export function streamRows(prog: string, tracer: NativeTracer, io: Io, rows: NativeRowWriter): void {
-  startEvents(tracer, io, (batch) => {
-    const { text, malformed } = rows.format(batch, Date.now());
-    if (malformed) io.err(malformedNotice(prog, malformed));
-    if (text.length) io.out(text);
-  });
-}
-
-/**
- * The same, for a tool that reads the records itself (tcpconnect -d: DNS
- * answers between the connects): each read's records, in time order, go to
- * `handle`, and what it returns is written out in one piece.
- */
-export function streamRecords(
+export function streamRows(
   prog: string,
   tracer: NativeTracer,
   io: Io,
-  handle: (records: DecodedRecord[], batch: Buffer) => string,
+  rows: NativeRowWriter,
+  suffixes?: (batch: Buffer) => string[],
 ): void {
-  startEvents(tracer, io, (batch) => {
-    const { records, malformed } = decodeBatch(batch);
-    if (malformed) io.err(malformedNotice(prog, malformed));
-    const text = handle(records, batch);
-    if (text) io.out(text);
+  tracer.start('events', { pagesPerCpu: PERF_PAGES, lostMap: 'events_lost' }, (batch, lost) => {
+    if (lost) io.err(`Possibly lost ${lost} samples`);
+    if (!batch) return;
+    const { text, malformed } = rows.format(batch, Date.now(), suffixes?.(batch));
+    if (malformed) io.err(`${prog}: skipped ${malformed} malformed records`);
+    if (text.length) io.out(text);
   });
 }

@@ -21,11 +21,11 @@ const NOW = new Date(2026, 0, 2, 3, 4, 5).getTime();
 
 /** One row, as -d prints it (the suffix), or as every other mode does (''). */
 function row(w: NativeRowWriter, f: EventFields, suffix = '', now = NOW): string {
-  return w.row(eventRecord(f), 4, suffix, now);
+  return w.format(eventRecord(f), now, [suffix]).text.toString('latin1').replace(/\n$/, '');
 }
 
-function lines(w: NativeRowWriter, batch: Buffer): { rows: string[]; malformed: number } {
-  const { text, malformed } = w.format(batch, NOW);
+function lines(w: NativeRowWriter, batch: Buffer, suffixes?: string[]): { rows: string[]; malformed: number } {
+  const { text, malformed } = w.format(batch, NOW, suffixes);
   const rows = text.toString('latin1').split('\n');
   expect(rows.pop()).toBe(''); // every row ends in a newline
   return { rows, malformed };
@@ -94,7 +94,7 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
     const rec = eventRecord({ ip: 6 });
     for (const [hex, text] of golden) {
       rec.set(Buffer.from(hex, 'hex'), 4 + 40);
-      expect(w.row(rec, 4, '', NOW)).toBe(text);
+      expect(w.format(rec, NOW).text.toString('latin1')).toBe(`${text}\n`);
     }
   });
 
@@ -156,6 +156,16 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
       );
       expect(rows.map((r) => r.split(' ')[0])).toEqual(['1', '2']);
       expect(malformed).toBe(3);
+    });
+
+    it("take -d's suffixes in batch order, whatever the time order", () => {
+      const batch = Buffer.concat([eventRecord({ tsUs: 20, pid: 2 }), eventRecord({ tsUs: 10, pid: 1 })]);
+      const { rows } = lines(writer(rowParts({ ...plain, dns: true })), batch, ['second', 'first']);
+      expect(rows.map((r) => [r.split(' ')[0], r.split(' ').pop()])).toEqual([
+        ['1', 'first'],
+        ['2', 'second'],
+      ]);
+      expect(() => w().format(batch, NOW, ['one'])).toThrow('expected a suffix for each of the 2 connect records, got 1');
     });
 
     it('are empty for an empty batch', () => {
