@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 	prog = bpf_object__find_program_by_name(obj, "floor_state");
 	link = prog ? bpf_program__attach(prog) : NULL;
 	if (!link) {
-		fprintf(stderr, "floor: cannot attach to raw_tp/inet_sock_set_state\n");
+		fprintf(stderr, "floor: cannot attach to tp_btf/inet_sock_set_state\n");
 		bpf_object__close(obj);
 		return 1;
 	}

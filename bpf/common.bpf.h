@@ -117,19 +117,34 @@ static __always_inline bool port_wanted(__u16 port)
 	return !filter_ports_on || (filter_ports[port >> 3] & (1 << (port & 7)));
 }
 
+/*
+ * Kernel memory, read two ways: with plain loads where the verifier knows
+ * the pointer's BTF type (a tp_btf program's arguments), else with probe
+ * reads (kprobe and raw tracepoint arguments, pointers read from memory),
+ * which cost a helper call each. btf is a constant: one way is compiled.
+ */
+#define KREAD(btf, ptr, field) ((btf) ? (ptr)->field : BPF_CORE_READ(ptr, field))
+#define KREAD_BYTES(btf, dst, size, src)			\
+	do {							\
+		if (btf)					\
+			__builtin_memcpy(dst, src, size);	\
+		else						\
+			bpf_core_read(dst, size, src);		\
+	} while (0)
+
 /* Addresses and ports of sk, as IPv4 or IPv6 per ip. */
-static __always_inline void read_flow(struct event *ev, struct sock *sk, __u8 ip)
+static __always_inline void read_flow(struct event *ev, struct sock *sk, __u8 ip, bool btf)
 {
 	ev->ip = ip;
 	if (ip == 4) {
-		bpf_core_read(ev->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(ev->daddr, 4, &sk->__sk_common.skc_daddr);
+		KREAD_BYTES(btf, ev->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		KREAD_BYTES(btf, ev->daddr, 4, &sk->__sk_common.skc_daddr);
 	} else {
-		bpf_core_read(ev->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(ev->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		KREAD_BYTES(btf, ev->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		KREAD_BYTES(btf, ev->daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
-	ev->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ev->dport = bpf_ntohs(KREAD(btf, sk, __sk_common.skc_dport));
+	ev->lport = KREAD(btf, sk, __sk_common.skc_num);
 }
 
 static __always_inline void read_task(struct event *ev)

@@ -27,7 +27,7 @@ static __always_inline int report(void *ctx, struct sock *sk)
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	/* A dual-stack listener's IPv4 client stays AF_INET6 (::ffff:a.b.c.d), as in bcc. */
-	read_flow(&ev, sk, family == AF_INET ? 4 : 6);
+	read_flow(&ev, sk, family == AF_INET ? 4 : 6, false);
 	if ((filter_family && ev.ip != filter_family) || !port_wanted(ev.lport))
 		return 0;
 	read_task(&ev);

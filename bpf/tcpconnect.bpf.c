@@ -9,7 +9,8 @@
  *    in the caller's context) where it has not; with -L, net:net_dev_queue
  *    completes the row with the local port once the SYN is queued. These are
  *    raw tracepoints: the program gets the kernel's own arguments, and no
- *    trace record is built for every TCP state change or packet first.
+ *    trace record is built for every TCP state change or packet first; the
+ *    first is BTF-typed (tp_btf), so its sock is read with plain loads.
  * User space loads one set or the other; all filters are rodata set before load.
  *
  * With -d, DNS answers (UDP from port 53) are sent up too, on the same ring
@@ -180,7 +181,7 @@ static __always_inline int connect_return(void *ctx, int ret, __u8 ip)
 	/* Failed before the SYN: the sock may not hold the addresses (bcc). */
 	if (ret)
 		return 0;
-	read_flow(&ev, sk, ip);
+	read_flow(&ev, sk, ip, false);
 	if (!flow_wanted(&ev))
 		return 0;
 	read_task(&ev);
@@ -216,13 +217,13 @@ int BPF_KRETPROBE(tcpc_v6_return, int ret)
 
 /* 4 for AF_INET and for AF_INET6 socks connecting to a v4-mapped address
  * (they go through tcp_v4_connect, so bcc reports them as IP 4). */
-static __always_inline __u8 sock_ip(struct sock *sk)
+static __always_inline __u8 sock_ip(struct sock *sk, bool btf)
 {
 	__u32 daddr[4];
 
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET)
+	if (KREAD(btf, sk, __sk_common.skc_family) == AF_INET)
 		return 4;
-	bpf_core_read(daddr, sizeof(daddr), &sk->__sk_common.skc_v6_daddr);
+	KREAD_BYTES(btf, daddr, sizeof(daddr), &sk->__sk_common.skc_v6_daddr);
 	if (daddr[0] == 0 && daddr[1] == 0 && daddr[2] == bpf_htonl(0xffff))
 		return 4;
 	return 6;
@@ -242,7 +243,10 @@ static __always_inline void flush_pending(void *ctx, struct sock *sk)
 	bpf_map_delete_elem(&pending, &sk);
 }
 
-SEC("raw_tp/inet_sock_set_state")
+/* tp_btf (5.5+), not raw_tp: the verifier knows sk is a struct sock, so it
+ * is read with plain loads (~320 ns less per connect than probe reads and
+ * a raw tracepoint's entry, measured in bench/README.md). */
+SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 {
 	struct event ev = {};
@@ -254,11 +258,11 @@ int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 	}
 	if (oldstate != TCP_CLOSE || newstate != TCP_SYN_SENT)
 		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (KREAD(true, sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	if (!task_wanted())
 		return 0;
-	read_flow(&ev, sk, sock_ip(sk));
+	read_flow(&ev, sk, sock_ip(sk, true), true);
 	if (!flow_wanted(&ev))
 		return 0;
 	read_task(&ev);
