@@ -114,7 +114,17 @@ static __always_inline bool task_wanted(void)
 /* -P: one bit per port, so any number of ports costs one lookup. */
 static __always_inline bool port_wanted(__u16 port)
 {
-	return !filter_ports_on || (filter_ports[port >> 3] & (1 << (port & 7)));
+	__u32 byte = port >> 3;
+
+	if (!filter_ports_on)
+		return true;
+	/* A u16 >> 3 is in range, but a verifier before 6.x loses a byte
+	 * swap's bounds (the port came through bpf_ntohs): show it, and keep
+	 * the compiler from dropping the check as redundant. */
+	barrier_var(byte);
+	if (byte >= PORT_BITMAP_BYTES)
+		return false;
+	return filter_ports[byte] & (1 << (port & 7));
 }
 
 /*
