@@ -126,10 +126,10 @@ void RowWriter::Int(const Piece& p, uint64_t v) {
 
 // Room for one more row (and its newline) in out_, and at_ where it goes.
 void RowWriter::Reserve(size_t suffix) {
-  size_t used = at_ ? at_ - out_.data() : 0;
+  size_t used = at_ ? at_ - out_->data() : 0;
   size_t need = used + longest_ + suffix + 1;
-  if (need > out_.size()) out_.resize(std::max(need, out_.size() * 2));
-  at_ = out_.data() + used;
+  if (need > out_->size()) out_->resize(std::max(need, out_->size() * 2));
+  at_ = out_->data() + used;
 }
 
 void RowWriter::Write(const event& e, const std::string& suffix, const char* clock) {
@@ -196,6 +196,11 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber() ||
       (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsArray()))
     throw Napi::TypeError::New(env, "expected (batch, nowMs, suffixes?)");
+  if (!lent_.IsEmpty()) {
+    Napi::Value last = lent_.Value();
+    if (!last.IsEmpty()) last.As<Napi::Buffer<char>>().ArrayBuffer().Detach();
+    lent_.Reset();
+  }
   auto batch = info[0].As<Napi::Buffer<uint8_t>>();
   const uint8_t* data = batch.Data();
   size_t size = batch.Length();
@@ -249,9 +254,16 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
     Write(e, suffix, clock);
     *at_++ = '\n';
   }
-  size_t n = at_ ? at_ - out_.data() : 0;
+  size_t n = at_ ? at_ - out_->data() : 0;
   Napi::Object result = Napi::Object::New(env);
-  result.Set("text", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(out_.data()), n));
+  // Lent, not copied: the text is out_ itself until the next format() call,
+  // which detaches it first. The Buffer holds out_, so that it cannot
+  // outlive the memory even if this writer is collected first.
+  auto* hold = new std::shared_ptr<std::string>(out_);
+  auto text = Napi::Buffer<char>::New(
+      env, out_->data(), n, [](Napi::Env, char*, std::shared_ptr<std::string>* h) { delete h; }, hold);
+  lent_ = Napi::Weak(text);
+  result.Set("text", text);
   result.Set("malformed", Napi::Number::New(env, malformed));
   return result;
 }

@@ -10,6 +10,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,8 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   // a row and a newline for every connect record of a batch (u32 length,
   // record; ...), in time order. DNS answers are left out; anything else is
   // counted. suffixes, one per connect record in batch order, fill the
-  // 'suffix' field (-d's QUERY); without them it is empty.
+  // 'suffix' field (-d's QUERY); without them it is empty. text is lent:
+  // it reads as empty after the next call.
   Napi::Value Format(const Napi::CallbackInfo& info);
 
   static void Latin1(Napi::Value v, std::string& out);
@@ -49,7 +51,10 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
 
   std::vector<Piece> pieces_;
   size_t longest_ = 0;   // the longest row the pieces make, suffix and newline aside
-  std::string out_;      // rows are written here, at at_ (grown by Reserve)
+  // Rows are written here, at at_ (grown by Reserve), and lent to JS as
+  // format()'s text until the next call.
+  std::shared_ptr<std::string> out_ = std::make_shared<std::string>();
+  Napi::Reference<Napi::Buffer<char>> lent_;
   char* at_ = nullptr;
   bool started_ = false;  // -t counts from the first row written
   uint64_t start_us_ = 0;

@@ -377,22 +377,25 @@ void Tracer::OnTimer(uv_timer_t* handle) {
 }
 
 // One call into JS per wakeup, with everything that wakeup brought.
-// Returns whether there was anything.
+// Returns whether there was anything. The batch is lent, not copied: a
+// Buffer over batch_ itself, detached when the callback returns (it reads
+// as empty after that), so the next read can reuse the memory.
 bool Tracer::Deliver() {
   if (batch_.empty() && lost_ == 0) return false;
   Napi::Env env(env_);
   Napi::HandleScope scope(env);
-  Napi::Value batch = batch_.empty()
-                          ? env.Null()
-                          : Napi::Buffer<uint8_t>::Copy(env, batch_.data(), batch_.size()).As<Napi::Value>();
+  Napi::Buffer<uint8_t> view;
+  if (!batch_.empty()) view = Napi::Buffer<uint8_t>::New(env, batch_.data(), batch_.size(), [](Napi::Env, uint8_t*) {});
+  Napi::Value batch = view.IsEmpty() ? env.Null() : view.As<Napi::Value>();
   Napi::Value lost = Napi::Number::New(env, static_cast<double>(lost_));
-  batch_.clear();
   lost_ = 0;
   try {
     on_events_.MakeCallback(Value(), {batch, lost}, *async_);
   } catch (const Napi::Error& e) {
     napi_fatal_exception(env_, e.Value());
   }
+  if (!view.IsEmpty()) view.ArrayBuffer().Detach();
+  batch_.clear();
   return true;
 }
 

@@ -31,7 +31,10 @@ export interface StartOptions {
 export interface NativeTracer {
   /** Attaches every program named, or none of them (throws). */
   attach(programs: string[]): void;
-  /** Reads the ring buffer or perf event array `map`; one call per read. */
+  /**
+   * Reads the ring buffer or perf event array `map`; one call per read. The
+   * batch is lent: it reads as empty once onEvents returns.
+   */
   start(map: string, options: StartOptions, onEvents: (batch: Buffer | null, lost: number) => void): void;
   /** Every entry of a map, as [key, value]. */
   readMap(map: string): Array<[Buffer, Buffer]>;
@@ -56,6 +59,7 @@ export interface NativeRowWriter {
    * A row and a newline for every connect record of a batch, in time order;
    * DNS answers left out, anything else counted as malformed. suffixes: one
    * per connect record, in batch order, for the 'suffix' field (else '').
+   * text is lent: it reads as empty after the next format() call.
    */
   format(batch: Buffer, nowMs: number, suffixes?: string[]): { text: Buffer; malformed: number };
 }

@@ -24,17 +24,34 @@ export function processIo(tool: string): ProcessIo {
 
   // `tcpconnect | head`: the reader went away; end quietly, exit 0.
   let stdoutBroken = false;
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  const broken = (err: NodeJS.ErrnoException) => {
+    if (stdoutBroken) return;
     stdoutBroken = true;
     if (err.code !== 'EPIPE') process.stderr.write(`${tool}: cannot write output: ${err.message}\n`);
     requestStop();
-  });
+  };
+  process.stdout.on('error', broken);
 
   return {
     out(text) {
       if (stdoutBroken) return;
-      if (typeof text === 'string') process.stdout.write(text, 'latin1');
-      else process.stdout.write(text);
+      if (typeof text === 'string') {
+        process.stdout.write(text, 'latin1');
+        return;
+      }
+      // Rows are lent by the addon: write them now, straight to fd 1,
+      // unless the stream still holds earlier output (order first). What
+      // the fd does not take at once (a full pipe) goes to the stream,
+      // which keeps a copy until the reader catches up.
+      let rest = text;
+      if (process.stdout.writableLength === 0) {
+        try {
+          rest = text.subarray(fs.writeSync(1, text));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return broken(err as NodeJS.ErrnoException);
+        }
+      }
+      if (rest.length) process.stdout.write(Buffer.from(rest));
     },
     err(line) {
       process.stderr.write(`${line}\n`);

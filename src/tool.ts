@@ -8,7 +8,11 @@ import { FatalError, UsageError } from './errors.js';
 import type { NativeBinding, NativeRowWriter, NativeTracer } from './native.js';
 
 export interface Io {
-  /** rows and the header: latin1 text or its bytes, written as it comes */
+  /**
+   * rows and the header: latin1 text or its bytes, written as it comes.
+   * Bytes are lent (the addon reuses the memory for the next batch): out()
+   * must be done with them, or copy them, before it returns.
+   */
   out(text: string | Uint8Array): void;
   /** notices, warnings, errors: one line each */
   err(line: string): void;

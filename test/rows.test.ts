@@ -168,6 +168,16 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
       expect(() => w().format(batch, NOW, ['one'])).toThrow('expected a suffix for each of the 2 connect records, got 1');
     });
 
+    // The text is the writer's own memory, reused by the next call: a Buffer
+    // kept past it must read as empty, never as some later batch's rows.
+    it('lend their text until the next format() call', () => {
+      const writer = w();
+      const first = writer.format(eventRecord({ pid: 1 }), NOW).text;
+      const kept = first.toString('latin1');
+      const second = writer.format(eventRecord({ pid: 22 }), NOW).text;
+      expect([first.length, kept.split(' ')[0], second.toString('latin1').split(' ')[0]]).toEqual([0, '1', '22']);
+    });
+
     it('are empty for an empty batch', () => {
       expect(w().format(Buffer.alloc(0), NOW)).toEqual({ text: Buffer.alloc(0), malformed: 0 });
     });

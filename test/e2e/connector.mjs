@@ -2,9 +2,10 @@
 //
 // A process that makes one TCP connect for the end-to-end tests, under a
 // comm name the test chooses (process.title sets the kernel's comm).
-// Usage: node connector.mjs COMM HOST PORT [--wait] [--bind PORT]
+// Usage: node connector.mjs COMM HOST PORT [--wait] [--bind PORT] [--count N]
 //   --wait: print "ready", then connect when a line arrives on stdin.
-// Prints one JSON line: {"pid", "localPort", "error"}, then exits.
+//   --count: connect N times, one after another.
+// Prints one JSON line: {"pid", "localPort", "localPorts", "error"}, then exits.
 import net from 'node:net';
 
 const [comm, host, portText, ...rest] = process.argv.slice(2);
@@ -12,11 +13,17 @@ process.title = comm;
 const bindAt = rest.indexOf('--bind');
 const localPort = bindAt >= 0 ? Number(rest[bindAt + 1]) : undefined;
 
+const countAt = rest.indexOf('--count');
+let left = countAt >= 0 ? Number(rest[countAt + 1]) : 1;
+const localPorts = [];
+
 function connect() {
   const sock = net.connect({ host, port: Number(portText), localPort });
   const report = (error) => {
-    process.stdout.write(`${JSON.stringify({ pid: process.pid, localPort: sock.localPort ?? null, error })}\n`);
+    localPorts.push(sock.localPort ?? null);
     sock.destroy();
+    if (--left > 0 && !error) return connect();
+    process.stdout.write(`${JSON.stringify({ pid: process.pid, localPort: localPorts[0], localPorts, error })}\n`);
     process.exit(0);
   };
   sock.on('connect', () => report(null));

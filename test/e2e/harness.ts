@@ -140,18 +140,20 @@ export class ToolRun {
 export interface Connected {
   pid: number;
   localPort: number | null;
+  /** every connect's, in order (opts.count) */
+  localPorts: Array<number | null>;
   error: string | null;
 }
 
-/** One connect from a child process named `comm`, as `uid`, optionally in a netns. */
+/** One connect (or opts.count, one after another) from a child process named `comm`, as `uid`, optionally in a netns. */
 export function connectFrom(
   comm: string,
   host: string,
   port: number,
-  opts: { uid?: number; netns?: string } = {},
+  opts: { uid?: number; netns?: string; count?: number } = {},
 ): Promise<Connected> {
   return new Promise((resolve, reject) => {
-    const argv = [CONNECTOR, comm, host, String(port)];
+    const argv = [CONNECTOR, comm, host, String(port), ...(opts.count ? ['--count', String(opts.count)] : [])];
     const child = opts.netns
       ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
       : spawn(process.execPath, argv, { uid: opts.uid, stdio: ['ignore', 'pipe', 'inherit'] });

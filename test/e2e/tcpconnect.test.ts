@@ -85,6 +85,23 @@ describeE2E('tcpconnect end to end', () => {
     }
   });
 
+  // Rows are written from memory the addon reuses for the next batch; what a
+  // full pipe does not take must be copied, in order, before that happens.
+  it('gives a reader that falls behind (a full pipe) every row, whole and in order', async () => {
+    const tool = await ToolRun.start(['-L', ...attach]);
+    tool.proc.stdout!.pause();
+    const burst = await connectFrom('tcpc-burst', '127.0.0.1', ports.v4, { count: 4000 });
+    expect(burst.error).toBeNull();
+    await new Promise((r) => setTimeout(r, 300)); // ~300 kB of rows against a 64 kB pipe and 64 kB read ahead
+    tool.proc.stdout!.resume();
+    const ours = () => tool.rows().filter((r) => r.includes(' tcpc-burst '));
+    await tool.waitUntil(() => ours().length >= 4000, 10000);
+    await tool.stop();
+    const row = (lport: number | null) =>
+      `${String(burst.pid).padEnd(7)} ${'tcpc-burst'.padEnd(12)} 4  ${'127.0.0.1'.padEnd(16)} ${String(lport).padEnd(6)} ${'127.0.0.1'.padEnd(16)} ${String(ports.v4).padEnd(6)} `;
+    expect(ours()).toEqual(burst.localPorts.map(row));
+  });
+
   it('with -t -U -L prints TIME(s), UID and the real local port', async () => {
     const tool = await ToolRun.start(['-t', '-U', '-L', ...attach]);
     expect(tool.stdout.split('\n')[1]).toBe(
