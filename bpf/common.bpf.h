@@ -27,6 +27,9 @@ const volatile __u8 filter_ports[PORT_BITMAP_BYTES] = {};	/* bit per port */
 const volatile __u8 filter_family = 0;		/* 4 or 6; 0: both */
 const volatile bool filter_cgroup = false;	/* --cgroupmap */
 const volatile bool filter_mntns = false;	/* --mntnsmap */
+/* Fields only some modes print: ts_ns and uid stay 0 without them. */
+const volatile bool want_ts = true;		/* -t, -d, or a perf buffer (sorted by time) */
+const volatile bool want_uid = true;		/* -U */
 
 /*
  * --cgroupmap and --mntnsmap: user space puts the user's pinned hash maps
@@ -69,21 +72,64 @@ struct {
 	__type(value, __u64);
 } events_lost SEC(".maps");
 
-/* The one way a record leaves the kernel. */
-static __always_inline void emit(void *ctx, const void *data, __u64 size)
+static __always_inline void count_lost(void)
 {
 	__u32 zero = 0;
-	__u64 *lost;
+	__u64 *lost = bpf_map_lookup_elem(&events_lost, &zero);
 
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+}
+
+/* A record built elsewhere (the stack, a map) leaves the kernel: a copy. */
+static __always_inline void emit(void *ctx, const void *data, __u64 size)
+{
 	if (!use_ringbuf) {
 		bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, (void *)data, size);
 		return;
 	}
-	if (!bpf_ringbuf_output(&events, (void *)data, size, 0))
-		return;
-	lost = bpf_map_lookup_elem(&events_lost, &zero);
-	if (lost)
-		__sync_fetch_and_add(lost, 1);
+	if (bpf_ringbuf_output(&events, (void *)data, size, 0))
+		count_lost();
+}
+
+/*
+ * A connect record is built where user space will read it when it goes out
+ * as it is: reserved in the ring buffer and filled in place (direct), with
+ * no stack record and no copy. Otherwise (a perf buffer, or a record kept
+ * or counted rather than sent) it is the caller's stack record, and goes
+ * out through emit(). direct is a rodata constant, so the verifier sees one
+ * way only. NULL: the ring buffer is full (counted as lost).
+ */
+static __always_inline struct event *record_begin(struct event *stack, bool direct)
+{
+	struct event *ev = stack;
+
+	if (direct) {
+		ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+		if (!ev) {
+			count_lost();
+			return NULL;
+		}
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	return ev;
+}
+
+/* The record is not wanted after all (a filter said no). Not with
+ * BPF_RB_NO_WAKEUP: the reader must pass the discarded record, or no later
+ * record would find it caught up, and none would wake it. */
+static __always_inline void record_drop(struct event *ev, bool direct)
+{
+	if (direct)
+		bpf_ringbuf_discard(ev, 0);
+}
+
+static __always_inline void record_send(void *ctx, struct event *ev, bool direct)
+{
+	if (direct)
+		bpf_ringbuf_submit(ev, 0);
+	else
+		emit(ctx, ev, sizeof(*ev));
 }
 
 static __always_inline bool task_wanted(void)
@@ -157,12 +203,27 @@ static __always_inline void read_flow(struct event *ev, struct sock *sk, __u8 ip
 	ev->lport = KREAD(btf, sk, __sk_common.skc_num);
 }
 
-static __always_inline void read_task(struct event *ev)
+/*
+ * The task the record is about: the current one. btf: in a BTF-typed
+ * program, where bpf_get_current_task_btf() (5.11+) lets its PID and comm be
+ * read with plain loads rather than two helper calls; kernels without the
+ * helper never see the call (the CO-RE test makes that branch dead code).
+ */
+static __always_inline void read_task(struct event *ev, bool btf)
 {
-	ev->ts_ns = bpf_ktime_get_ns();
 	ev->kind = RECORD_CONNECT;
+	if (want_ts)
+		ev->ts_ns = bpf_ktime_get_ns();
+	if (want_uid)
+		ev->uid = (__u32)bpf_get_current_uid_gid();
+	if (btf && bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		ev->pid = task->tgid;
+		__builtin_memcpy(ev->task, task->comm, sizeof(ev->task));
+		return;
+	}
 	ev->pid = bpf_get_current_pid_tgid() >> 32;
-	ev->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(ev->task, sizeof(ev->task));
 }
 

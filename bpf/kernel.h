@@ -106,6 +106,8 @@ struct nsproxy {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+	int tgid;
+	char comm[16];			/* TASK_COMM_LEN */
 	struct nsproxy *nsproxy;
 	struct files_struct *files;
 } __attribute__((preserve_access_index));

@@ -18,7 +18,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline int report(void *ctx, struct sock *sk)
 {
-	struct event ev = {};
+	bool direct = use_ringbuf;
+	struct event stack, *ev;
 	__u16 family;
 
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
@@ -26,12 +27,17 @@ static __always_inline int report(void *ctx, struct sock *sk)
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	/* A dual-stack listener's IPv4 client stays AF_INET6 (::ffff:a.b.c.d), as in bcc. */
-	read_flow(&ev, sk, family == AF_INET ? 4 : 6, false);
-	if ((filter_family && ev.ip != filter_family) || !port_wanted(ev.lport))
+	ev = record_begin(&stack, direct);
+	if (!ev)
 		return 0;
-	read_task(&ev);
-	emit(ctx, &ev, sizeof(ev));
+	/* A dual-stack listener's IPv4 client stays AF_INET6 (::ffff:a.b.c.d), as in bcc. */
+	read_flow(ev, sk, family == AF_INET ? 4 : 6, false);
+	if ((filter_family && ev->ip != filter_family) || !port_wanted(ev->lport)) {
+		record_drop(ev, direct);
+		return 0;
+	}
+	read_task(ev, false);
+	record_send(ctx, ev, direct);
 	return 0;
 }
 

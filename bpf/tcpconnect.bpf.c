@@ -139,12 +139,19 @@ static __always_inline void count(const struct event *ev)
 }
 
 /* The one place a connect leaves the kernel: as a row, or as a count. */
-static __always_inline void output(void *ctx, struct event *ev)
+static __always_inline void output(void *ctx, struct event *ev, bool direct)
 {
 	if (do_count)
 		count(ev);
 	else
-		emit(ctx, ev, sizeof(*ev));
+		record_send(ctx, ev, direct);
+}
+
+/* Rows go straight into the ring buffer unless -c counts them or -L (on
+ * tracepoints) holds them for their local port. */
+static __always_inline bool direct_rows(void)
+{
+	return use_ringbuf && !do_count && !defer_to_lport;
 }
 
 /* ---- kprobe path ------------------------------------------------------- */
@@ -168,7 +175,8 @@ static __always_inline int connect_entry(struct sock *sk)
 static __always_inline int connect_return(void *ctx, int ret, __u8 ip)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct event ev = {};
+	bool direct = direct_rows();
+	struct event stack, *ev;
 	struct sock **skpp;
 	struct sock *sk;
 
@@ -181,11 +189,16 @@ static __always_inline int connect_return(void *ctx, int ret, __u8 ip)
 	/* Failed before the SYN: the sock may not hold the addresses (bcc). */
 	if (ret)
 		return 0;
-	read_flow(&ev, sk, ip, false);
-	if (!flow_wanted(&ev))
+	ev = record_begin(&stack, direct);
+	if (!ev)
 		return 0;
-	read_task(&ev);
-	output(ctx, &ev);
+	read_flow(ev, sk, ip, false);
+	if (!flow_wanted(ev)) {
+		record_drop(ev, direct);
+		return 0;
+	}
+	read_task(ev, false);
+	output(ctx, ev, direct);
 	return 0;
 }
 
@@ -239,7 +252,7 @@ static __always_inline void flush_pending(void *ctx, struct sock *sk)
 		return;
 	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (ev->lport)
-		output(ctx, ev);
+		output(ctx, ev, false);
 	bpf_map_delete_elem(&pending, &sk);
 }
 
@@ -249,7 +262,8 @@ static __always_inline void flush_pending(void *ctx, struct sock *sk)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 {
-	struct event ev = {};
+	bool direct = direct_rows();
+	struct event stack, *ev;
 
 	if (oldstate == TCP_SYN_SENT) {
 		if (defer_to_lport)
@@ -262,16 +276,21 @@ int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (!task_wanted())
 		return 0;
-	read_flow(&ev, sk, sock_ip(sk, true), true);
-	if (!flow_wanted(&ev))
+	ev = record_begin(&stack, direct);
+	if (!ev)
 		return 0;
-	read_task(&ev);
-	/* The local port is chosen after this point, unless the socket was bound. */
-	if (defer_to_lport && !ev.lport) {
-		bpf_map_update_elem(&pending, &sk, &ev, BPF_ANY);
+	read_flow(ev, sk, sock_ip(sk, true), true);
+	if (!flow_wanted(ev)) {
+		record_drop(ev, direct);
 		return 0;
 	}
-	output(ctx, &ev);
+	read_task(ev, true);
+	/* The local port is chosen after this point, unless the socket was bound. */
+	if (defer_to_lport && !ev->lport) {
+		bpf_map_update_elem(&pending, &sk, ev, BPF_ANY);
+		return 0;
+	}
+	output(ctx, ev, direct);
 	return 0;
 }
 

@@ -58,14 +58,18 @@ function loadError(tool: string, err: unknown): FatalError {
 
 /**
  * How records leave the kernel: a BPF ring buffer (5.8+), else a perf event
- * array. TCPCONNECT_PERF_BUFFER=1 forces the latter, so that tests can run
- * the older path on a new kernel.
+ * array, one ring per CPU, whose records the RowWriter puts back in time
+ * order (so they need their timestamp). TCPCONNECT_PERF_BUFFER=1 forces the
+ * latter, so that tests can run the older path on a new kernel.
  */
 export function eventsTransport(native: NativeBinding, env = process.env): Pick<TracerSpec, 'perfEventArrays'> & {
   rodata: Record<string, Buffer>;
 } {
   const ring = native.ringBufferSupported() && env.TCPCONNECT_PERF_BUFFER !== '1';
-  return { rodata: { use_ringbuf: Buffer.from([ring ? 1 : 0]) }, perfEventArrays: ring ? [] : ['events'] };
+  return {
+    rodata: { use_ringbuf: Buffer.from([ring ? 1 : 0]), ...(!ring && { want_ts: Buffer.from([1]) }) },
+    perfEventArrays: ring ? [] : ['events'],
+  };
 }
 
 /** Said when the kernel has neither a kprobe PMU nor kprobe_events. */

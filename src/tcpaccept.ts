@@ -9,7 +9,7 @@ import { acceptHeader, acceptRowParts, rowPieces } from './format.js';
 import type { NativeBinding } from './native.js';
 import { openAndAttach, type AttachPlan } from './session.js';
 import { PROG, USAGE, parseArgs, type TcpacceptOptions } from './tcpaccept-cli.js';
-import { commonRodata, preflight, runTool, streamRows, traceUntilStopped, type Io, type Tool } from './tool.js';
+import { commonRodata, flag, preflight, runTool, streamRows, traceUntilStopped, type Io, type Tool } from './tool.js';
 
 export function attachPlan(
   opts: TcpacceptOptions,
@@ -19,7 +19,12 @@ export function attachPlan(
   return {
     tool: PROG,
     object: 'tcpaccept',
-    rodata: { ...commonRodata(opts, native.portBitmapBytes), ...containers.rodata },
+    rodata: {
+      ...commonRodata(opts, native.portBitmapBytes),
+      want_ts: flag(opts.timestamp),
+      want_uid: flag(false), // no UID column
+      ...containers.rodata,
+    },
     reuseMaps: containers.reuseMaps,
     kprobe: { programs: ['tcpa_accept_ret'], hooks: 'kretprobe on inet_csk_accept' },
     // In the accepting task: the fd accept() returns leads to the sock.

@@ -27,6 +27,9 @@ export function rodata(opts: TcpconnectOptions, portBitmapBytes: number): Record
     // -c ignores -L (as bcc): counts need no local port, so nothing waits for it.
     defer_to_lport: flag(opts.lport && !opts.count),
     do_count: flag(opts.count),
+    // Helper calls saved where nothing prints their fields.
+    want_ts: flag(opts.timestamp || opts.dns), // -d: how long after its answer
+    want_uid: flag(opts.printUid),
   };
 }
 

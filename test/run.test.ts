@@ -19,6 +19,7 @@ interface FakeKernel {
   closed: number;
   emit?: (batch: Buffer | null, lost: number) => void;
   maps?: Record<string, Array<[Buffer, Buffer]>>;
+  ringbuf?: boolean; // has BPF ring buffers (default true)
 }
 
 function fakeNative(kernel: FakeKernel): NativeBinding {
@@ -47,7 +48,7 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
     RowWriter: loadNative().RowWriter, // the real one: rows are printed in C
     layouts: { tcpconnectEvent: EVENT_LAYOUT },
     portBitmapBytes: 8192,
-    ringBufferSupported: () => true,
+    ringBufferSupported: () => kernel.ringbuf ?? true,
     pinnedMapInfo: () => ({ isMap: true, type: 1, keySize: 8, valueSize: 8, maxEntries: 128 }),
   } as unknown as NativeBinding;
 }
@@ -198,6 +199,28 @@ describe('run', () => {
     expect(set).toEqual([80, 443]);
     h.stop();
     await done;
+  });
+
+  it('reads the clock and the UID in the kernel only where rows need them', async () => {
+    // -t and -d print times; -U the UID; a perf buffer's rows are sorted by time.
+    const cases: Array<[string[], boolean, number, number]> = [
+      [[], true, 0, 0],
+      [['-t'], true, 1, 0],
+      [['-d'], true, 1, 0],
+      [['-U'], true, 0, 1],
+      [[], false, 1, 0],
+    ];
+    const got = [];
+    for (const [argv, ringbuf] of cases) {
+      const h = harness({ ringbuf });
+      const done = run(argv, h.io);
+      await vi.waitFor(() => expect(h.kernel.opened).not.toEqual([])); // -d loads its module first
+      const r = h.kernel.opened[0].spec.rodata;
+      got.push([argv, ringbuf, r.want_ts[0], r.want_uid[0]]);
+      h.stop();
+      await done;
+    }
+    expect(got).toEqual(cases);
   });
 
   it('without filters leaves them off', async () => {
