@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -17,10 +18,15 @@
 
 namespace {
 
-// How long a burst of records is left to collect before it is read: rows
-// show at most this late, and each read costs less per row the more it
-// holds (5 -> 20 ms: ~2.9 -> ~2.4 us of tracer CPU per row in the storm).
-constexpr uint64_t kCoalesceMs = 20;
+// How long a burst of records is left to collect before it is read. A read
+// has a fixed cost (~0.35 ms of CPU in the bench's storm: the reader wakes
+// with cold caches), so the fewer the better: 20 -> 50 -> 100 ms took the
+// tracer from ~0.79 to ~0.50 to ~0.41 us of CPU per row. Rows show at most
+// kMaxCoalesceMs late; the first of a burst at once. The wait shrinks (down
+// to kMinCoalesceMs) when records come fast enough to fill a quarter of
+// the buffer before it ends, so that a faster machine loses none for it.
+constexpr uint64_t kMinCoalesceMs = 5;
+constexpr uint64_t kMaxCoalesceMs = 100;
 
 const embedded_bpf_object* FindEmbedded(const std::string& name) {
   for (const auto& o : embedded_bpf_objects)
@@ -248,11 +254,13 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     rb_ = ring_buffer__new(bpf_map__fd(map), OnRecord, this, nullptr);
     if (!rb_) ThrowBpfError(env, "ring_buffer", LastError(), "open ring buffer " + map_name);
     fd = ring_buffer__epoll_fd(rb_);
+    capacity_ = bpf_map__max_entries(map);
   } else {
     size_t pages = opts.Get("pagesPerCpu").As<Napi::Number>().Uint32Value();
     pb_ = perf_buffer__new(bpf_map__fd(map), pages, OnSample, OnLost, this, nullptr);
     if (!pb_) ThrowBpfError(env, "perf_buffer", LastError(), "open perf buffer " + map_name);
     fd = perf_buffer__epoll_fd(pb_);
+    capacity_ = pages * sysconf(_SC_PAGESIZE);  // each CPU's: the first to fill loses
   }
 
   on_events_ = Napi::Persistent(info[2].As<Napi::Function>());
@@ -358,22 +366,29 @@ void Tracer::OnReadable(uv_poll_t* handle, int status, int) {
   self->Deliver();
   if (!self->poll_) return;  // closed from the callback
   // The first record of a burst is handed over at once; the rest of the
-  // burst is read kCoalesceMs later in one batch. A perf buffer wakes the
-  // reader for every sample, a ring buffer for the first record after each
-  // read: either way one read per burst, not one per record.
+  // burst is read in batches, each after a wait (see kMaxCoalesceMs). A
+  // perf buffer wakes the reader for every sample, a ring buffer for the
+  // first record after each read: either way one read per batch, not one
+  // per record. A burst starts with the shortest wait, in case it is fast.
   uv_poll_stop(self->poll_);
-  uv_timer_start(self->timer_, OnTimer, kCoalesceMs, 0);
+  self->coalesce_ms_ = kMinCoalesceMs;
+  uv_timer_start(self->timer_, OnTimer, self->coalesce_ms_, 0);
 }
 
 void Tracer::OnTimer(uv_timer_t* handle) {
   auto* self = static_cast<Tracer*>(handle->data);
   if (!self->Consume()) return;
+  size_t bytes = self->batch_.size();
   bool busy = self->Deliver();
   if (!self->poll_) return;
-  if (busy)
-    uv_timer_start(self->timer_, OnTimer, kCoalesceMs, 0);
-  else
+  if (!busy) {
     self->Watch();  // quiet again: back to waking on the next sample
+    return;
+  }
+  // Wait as long as it takes this rate to fill a quarter of the buffer.
+  uint64_t fill = bytes ? self->coalesce_ms_ * (self->capacity_ / 4) / bytes : kMaxCoalesceMs;
+  self->coalesce_ms_ = std::clamp(fill, kMinCoalesceMs, kMaxCoalesceMs);
+  uv_timer_start(self->timer_, OnTimer, self->coalesce_ms_, 0);
 }
 
 // One call into JS per wakeup, with everything that wakeup brought.

@@ -70,6 +70,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   uv_timer_t* timer_ = nullptr;  // reads a burst after the wakeup that began it
   uv_loop_t* loop_ = nullptr;
   int idle_turns_ = 0;
+  size_t capacity_ = 0;        // bytes a batch may take before records are lost
+  uint64_t coalesce_ms_ = 0;   // the wait before the next read of a burst
   bool cleanup_hook_ = false;
 
   // Filled by Consume(), handed to JS once per read: each record
