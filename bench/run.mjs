@@ -7,6 +7,7 @@
 // .output/bench.json. Run as root after the build. See bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +15,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, '.output');
 const STORM = path.join(OUT, 'storm');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const PROCS = Number(process.env.BENCH_PROCS ?? 2);
 const node = process.execPath;
 const bin = (tool) => path.join(ROOT, 'dist', 'bin', `${tool}.js`);
@@ -78,7 +79,7 @@ async function stop(proc, exited) {
 function storm() {
   const out = execFileSync(STORM, [String(SECONDS), String(PROCS)], { encoding: 'utf8' });
   const [connects, took, accepts] = out.trim().split(' ').map(Number);
-  return { connects, accepts, rate: connects / took };
+  return { connects, accepts, took, rate: connects / took };
 }
 
 /**
@@ -263,15 +264,28 @@ async function main() {
       before = after;
     }
   }
-  // The in-kernel cost per connect, with the kernel counting it.
+  // The in-kernel cost per connect, with the kernel counting it; and from
+  // the same runs, each tracer's cost beyond the floor as a share of the
+  // machine: its own CPU plus its programs' run time less the floor's, over
+  // the CPU time the storm had. Every term is counted over the same seconds,
+  // so a slow or fast host moves them together, unlike a throughput ratio.
   const bpfStats = setBpfStats(true);
   const bpfNsPerConnect = {};
+  const counted = {};
   if (bpfStats)
     for (const name of Object.keys(TRACERS).filter((n) => !n.startsWith('bpftrace'))) {
       const run = await withTracer(name, true);
       bpfNsPerConnect[name] = run.bpfNs / run.connects;
+      counted[name] = run;
     }
   restoreBpfStats();
+  const cpus = os.availableParallelism();
+  const overFloor = {};
+  for (const [name, run] of Object.entries(counted)) {
+    if (name === 'hook floor') continue;
+    const bpfOverFloor = (bpfNsPerConnect[name] - bpfNsPerConnect['hook floor']) * run.connects;
+    overFloor[name] = (run.cpu + bpfOverFloor / 1e9) / (cpus * run.took);
+  }
   for (const [name, xs] of Object.entries(runs)) {
     const connects = xs.reduce((a, x) => a + (x.expected ?? x.connects), 0);
     const seen = xs.reduce((a, x) => a + x.seen, 0);
@@ -282,6 +296,7 @@ async function main() {
       ratioMin: rs[0],
       ratioMax: rs[rs.length - 1],
       bpfNsPerConnect: bpfNsPerConnect[name] ?? NaN,
+      cpuShareOverFloor: overFloor[name] ?? NaN,
       connects,
       seen,
       lost: xs.reduce((a, x) => a + x.lost, 0),
@@ -295,12 +310,14 @@ async function main() {
   const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   console.log(`start-up, exec to header (median of 10): ${Object.entries(results.startupMs).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}`);
   console.log(`connect storm: ${PROCS} processes, ${SECONDS} s, ${ROUNDS} rounds, each tracer run between two no-tracer runs`);
-  console.log('tracer              connects/s  ratio (min-max)        rows/connects  lost  missing  cpu us/event  bpf ns/connect  peak RSS MB');
+  console.log(
+    'tracer              connects/s  ratio (min-max)        rows/connects  lost  missing  cpu us/event  bpf ns/connect  % over floor  peak RSS MB',
+  );
   for (const [name, s] of Object.entries(results.storm)) {
     const range = name === 'no tracer' ? '' : `(${fmt(s.ratioMin, 3)}-${fmt(s.ratioMax, 3)})`;
     const rows = Number.isFinite(s.seen) ? `${s.seen}/${s.connects}` : '-';
     console.log(
-      `${name.padEnd(19)} ${fmt(s.rate, 0).padStart(10)}  ${fmt(s.ratio, 3)} ${range.padEnd(13)}  ${rows.padStart(13)}  ${String(s.lost).padStart(4)}  ${(Number.isFinite(s.missing) ? String(s.missing) : '-').padStart(7)}  ${fmt(s.usPerEvent, 2).padStart(12)}  ${fmt(s.bpfNsPerConnect, 0).padStart(14)}  ${fmt(s.peakRssMB).padStart(11)}`,
+      `${name.padEnd(19)} ${fmt(s.rate, 0).padStart(10)}  ${fmt(s.ratio, 3)} ${range.padEnd(13)}  ${rows.padStart(13)}  ${String(s.lost).padStart(4)}  ${(Number.isFinite(s.missing) ? String(s.missing) : '-').padStart(7)}  ${fmt(s.usPerEvent, 2).padStart(12)}  ${fmt(s.bpfNsPerConnect, 0).padStart(14)}  ${fmt(s.cpuShareOverFloor * 100, 2).padStart(12)}  ${fmt(s.peakRssMB).padStart(11)}`,
     );
   }
   // Each tracer's median over the floor's: what it costs beyond the hook.
@@ -312,7 +329,14 @@ async function main() {
       .join(', ')}`,
   );
   if (!bpfStats) console.log(`bpf ns/connect: not counted (${STATS} could not be set)`);
-  else console.log('bpf ns/connect: one more run of each, with kernel.bpf_stats_enabled=1 (off in the rounds above)');
+  else {
+    console.log('bpf ns/connect, % over floor: one more run of each, with kernel.bpf_stats_enabled=1 (off in the rounds above)');
+    console.log(
+      `ratio over the floor that those shares leave a CPU-bound storm: ${Object.entries(overFloor)
+        .map(([name, share]) => `${name} ${fmt(1 - share, 3)}`)
+        .join(', ')}`,
+    );
+  }
   console.log(`written: ${path.join(OUT, 'bench.json')}`);
 }
 
