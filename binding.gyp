@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tcpconnect",
-      "sources": ["native/addon.cc", "native/tracer.cc", "native/rows.cc", "native/errors.cc"],
+      "sources": ["native/addon.cc", "native/tracer.cc", "native/rows.cc", "native/errors.cc", "native/tracefs.cc"],
       "include_dirs": ["bpf", "<(module_root_dir)/.output"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++17", "-Wall", "<!@(pkg-config --cflags libbpf)"],

@@ -15,6 +15,7 @@
 
 #include "bpf_objects.h"
 #include "errors.h"
+#include "tracefs.h"
 
 namespace {
 
@@ -214,7 +215,11 @@ Napi::Value Tracer::Attach(const Napi::CallbackInfo& info) {
     bpf_program* prog = bpf_object__find_program_by_name(obj_, name.c_str());
     ClearLibbpfLog();
     errno = 0;
-    bpf_link* link = prog ? bpf_program__attach(prog) : nullptr;
+    bpf_link* link = nullptr;
+    if (prog && bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT && !TracefsMounted())
+      link = AttachTracepointByPrivateTracefs(prog);
+    else if (prog)
+      link = bpf_program__attach(prog);
     if (!link) {
       int err = prog ? LastError() : ENOENT;
       while (links_.size() > first) {

@@ -3,6 +3,7 @@
 // tcpaccept end to end: listeners in child processes with known PID and
 // comm, real clients, exact rows.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +162,32 @@ describeE2E('tcpaccept end to end', () => {
     expect(out.split('\n')[1]).toMatch(/tcpa-head/);
     expect(await ourProgramsAfterExit()).toEqual([]);
   }, 90000);
+
+  it('attaches its syscall tracepoints with or without a mounted tracefs, and leaves the mounts as they were', async () => {
+    const mounts = () => readFileSync('/proc/self/mountinfo', 'utf8');
+    const before = mounts();
+    const a = await acceptor('tcpa-tracefs', '127.0.0.1');
+    // In a mount namespace of its own, one run sees tracefs mounted (libbpf
+    // finds the ids) and one sees none (the addon reads them from a tracefs
+    // of its own, in a namespace of its own); then one in the test's own.
+    const tool = `exec "${process.execPath}" "${ACCEPT_CLI}" --attach tracepoint`;
+    const runs = [
+      ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; ${tool}`]],
+      ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', `umount -l /sys/kernel/debug 2>/dev/null; umount -l /sys/kernel/tracing 2>/dev/null; ${tool}`]],
+      [process.execPath, [ACCEPT_CLI, '--attach', 'tracepoint']],
+    ] as const;
+    for (const [command, args] of runs) {
+      const run = await ToolRun.spawn(command, [...args], 1);
+      const client = await connect('127.0.0.1', a.port);
+      await a.accepted();
+      const want = row(a.pid, 'tcpa-tracefs', 4, '127.0.0.1', client, '127.0.0.1', a.port);
+      await run.waitUntil(() => run.rows().includes(want));
+      const done = await run.stop();
+      expect([done.code, done.stderr]).toEqual([0, expect.stringMatching(/^tcpaccept: tracing with tracepoints syscalls:sys_exit_accept4/)]);
+    }
+    expect(mounts()).toBe(before);
+    expect(await ourProgramsAfterExit()).toEqual([]);
+  });
 
   it('exits 2 on bad input and 1 when not root, with one line', () => {
     const bad = spawnSync(process.execPath, [ACCEPT_CLI, '-P', '80,,81'], { encoding: 'utf8' });
