@@ -39,6 +39,15 @@ try {
   console.error('bench: bpftrace could not be installed (apt-get install bpftrace); its row stays empty');
 }
 
+// bpftrace finds tracepoints through tracefs, which this machine does not
+// mount: it runs in a mount namespace of its own with tracefs mounted
+// there (unshare and sh exec it, so its PID is the one measured).
+const bpftraceCmd = bpftrace && [
+  'unshare', '-m', '--propagation', 'private', 'sh', '-c',
+  'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; exec "$0" "$@"',
+  bpftrace, '-B', 'none', path.join(ROOT, 'bench', 'tcpconnect.bt'),
+];
+
 // Each tracer: how to start it, when it is ready, and how to count what it saw.
 const TRACERS = {
   // Prints no rows: what hooking the tracepoint costs before any work.
@@ -49,7 +58,7 @@ const TRACERS = {
   'tcpaccept > file': { cmd: [node, bin('tcpaccept')], ready: 1, count: countLines('storm-accept'), out: 'file', expect: 'accepts' },
   ...(bpftrace && {
     'bpftrace > file': {
-      cmd: [bpftrace, '-B', 'none', path.join(ROOT, 'bench', 'tcpconnect.bt')],
+      cmd: bpftraceCmd,
       ready: 1,
       count: countLines('storm-connect'),
       out: 'file',
@@ -174,10 +183,14 @@ async function withTracer(name, countBpf = false) {
   proc.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise((r) => proc.on('close', r));
   // Ready when its header is out (programs attached).
-  for (let i = 0; i < 300; i++) {
-    const text = fs.readFileSync(file, 'utf8');
-    if (text.split('\n').length > t.ready) break;
-    await sleep(20);
+  let ready = false;
+  for (let i = 0; i < 300 && !ready && proc.exitCode === null; i++) {
+    ready = fs.readFileSync(file, 'utf8').split('\n').length > t.ready;
+    if (!ready) await sleep(20);
+  }
+  if (!ready) {
+    await stop(proc, exited);
+    throw new Error(`${name} did not start: ${stderr.trim() || 'no header in 6 s'}`);
   }
   if (process.env.BENCH_DEBUG) console.error(`bench: ${name} ready`);
   const before = usage(proc.pid);
@@ -204,7 +217,7 @@ async function withTracer(name, countBpf = false) {
   return { ...s, expected, seen, lost, cpu: cpuBetween(before, after), rssMB: after.rssMB, bpfNs };
 }
 
-async function startup(cmd, readyLines, runs = 10) {
+async function startup(name, cmd, readyLines, runs = 10) {
   const times = [];
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
@@ -212,10 +225,11 @@ async function startup(cmd, readyLines, runs = 10) {
     let out = '';
     let err = '';
     p.stderr.on('data', (d) => (err += d));
-    await new Promise((resolve) => {
+    await new Promise((resolve, reject) => {
       const check = () => out.split('\n').length > readyLines && resolve();
       p.stdout.on('data', (d) => ((out += d), check()));
       p.stderr.on('data', check);
+      p.on('close', () => reject(new Error(`${name} ended before its header: ${err.trim()}`)));
     });
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     await stop(p, new Promise((r) => p.on('close', r)));
@@ -240,9 +254,9 @@ async function main() {
     ['tcpconnect', [node, bin('tcpconnect')], 2],
     ['tcpaccept', [node, bin('tcpaccept')], 1],
     // bpftrace's "Attaching 1 probe..." line.
-    ...(bpftrace ? [['bpftrace', [bpftrace, '-B', 'none', path.join(ROOT, 'bench', 'tcpconnect.bt')], 1]] : []),
+    ...(bpftrace ? [['bpftrace', bpftraceCmd, 1]] : []),
   ])
-    (results.startupMs[name] = await startup(cmd, ready)), process.env.BENCH_DEBUG && console.error('bench: startup', name);
+    (results.startupMs[name] = await startup(name, cmd, ready)), process.env.BENCH_DEBUG && console.error('bench: startup', name);
 
   const runs = { 'no tracer': [] };
   const ratios = { 'no tracer': [] };
