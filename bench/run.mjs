@@ -15,7 +15,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, '.output');
 const STORM = path.join(OUT, 'storm');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+// Seconds of storm before each window, left out of its rate.
+const SETTLE = Number(process.env.BENCH_SETTLE ?? 0.3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 const PROCS = Number(process.env.BENCH_PROCS ?? 2);
 const node = process.execPath;
 const bin = (tool) => path.join(ROOT, 'dist', 'bin', `${tool}.js`);
@@ -88,10 +90,48 @@ async function stop(proc, exited) {
   clearTimeout(timer);
 }
 
-function storm() {
-  const out = execFileSync(STORM, [String(SECONDS), String(PROCS)], { encoding: 'utf8' });
-  const [connects, took, accepts] = out.trim().split(' ').map(Number);
-  return { connects, accepts, took, rate: connects / took };
+/**
+ * The storm (bench/storm.c): started once, paused between runs, so that a
+ * tracer starts and stops while it is paused and each window is measured
+ * SETTLE seconds into a storm already at full speed.
+ */
+class Storm {
+  constructor() {
+    this.proc = spawn(STORM, [String(PROCS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = [];
+    this.waiting = [];
+    let buf = '';
+    this.proc.stdout.setEncoding('utf8').on('data', (d) => {
+      buf += d;
+      for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) this.lines.push(buf.slice(0, i));
+      this.waiting.splice(0).forEach((w) => w());
+    });
+    this.ended = new Promise((r) => this.proc.on('close', r)).then(() => this.waiting.splice(0).forEach((w) => w()));
+  }
+
+  async line() {
+    while (!this.lines.length) {
+      if (this.proc.exitCode !== null) throw new Error('the storm ended');
+      await new Promise((r) => this.waiting.push(r));
+    }
+    return this.lines.shift();
+  }
+
+  ready() {
+    return this.line();
+  }
+
+  /** One run: the connects and accepts of all of it, and the rate of its window. */
+  async run() {
+    this.proc.stdin.write(`run ${SETTLE} ${SECONDS}\n`);
+    const [connects, accepts, took, windowConnects, windowSeconds] = (await this.line()).split(' ').map(Number);
+    return { connects, accepts, took, rate: windowConnects / windowSeconds };
+  }
+
+  async end() {
+    this.proc.stdin.end();
+    await this.ended;
+  }
 }
 
 /**
@@ -166,8 +206,8 @@ function restoreBpfStats() {
 }
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.on(sig, () => (restoreBpfStats(), process.exit(code)));
 
-/** One storm with tracer `name` attached; countBpf: also its programs' in-kernel run time. */
-async function withTracer(name, countBpf = false) {
+/** One storm run with tracer `name` attached; countBpf: also its programs' in-kernel run time. */
+async function withTracer(storm, name, countBpf = false) {
   const t = TRACERS[name];
   const file = path.join(OUT, 'bench-rows.txt');
   let reader;
@@ -195,8 +235,8 @@ async function withTracer(name, countBpf = false) {
   if (process.env.BENCH_DEBUG) console.error(`bench: ${name} ready`);
   const before = usage(proc.pid);
   const bpfBefore = countBpf ? bpfRunNs() : NaN;
-  const s = storm();
-  await sleep(500); // let the last rows drain
+  const s = await storm.run();
+  await sleep(300); // the last rows are read within 100 ms
   const after = usage(proc.pid);
   const bpfNs = countBpf ? bpfRunNs() - bpfBefore : NaN;
   await stop(proc, exited);
@@ -210,6 +250,7 @@ async function withTracer(name, countBpf = false) {
   fs.fsyncSync(fd);
   fs.closeSync(fd);
   if (typeof stdout === 'number') fs.closeSync(stdout);
+  await sleep(200); // its programs' teardown (RCU, freeing the buffer) out of the next run
   const seen = t.count ? t.count(fs.readFileSync(file, 'utf8')) : NaN;
   const lost = [...stderr.matchAll(/(?:Possibly lost|Lost) (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
   // What it should have seen: every connect (tcpaccept: every accept).
@@ -240,6 +281,26 @@ async function startup(name, cmd, readyLines, runs = 10) {
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/**
+ * A distribution-free 95 % confidence interval for the median of sorted
+ * xs: the k-th smallest and k-th largest, k the largest for which
+ * P(k <= Binomial(n, 1/2) <= n - k) is still at least 0.95 (n = 10: the
+ * 2nd and 9th, 97.9 %). It assumes nothing of the host's noise but that
+ * rounds are independent.
+ */
+function medianInterval(sorted) {
+  const n = sorted.length;
+  const pmf = (i) => {
+    let c = 1;
+    for (let j = 0; j < i; j++) c = (c * (n - j)) / (j + 1);
+    return c / 2 ** n;
+  };
+  let k = 0; // 0-based: sorted[k], sorted[n - 1 - k]
+  let tail = pmf(0); // P(Binomial < k + 1)
+  while (k + 1 < n - 1 - (k + 1) && 1 - 2 * (tail + pmf(k + 1)) >= 0.95) tail += pmf(++k);
+  return [sorted[k], sorted[n - 1 - k]];
+}
+
 async function main() {
   if (process.env.BENCH_DEBUG) console.error("bench: start");
   // Another tracer would skew every figure. One that just ended frees its
@@ -249,7 +310,7 @@ async function main() {
   if (stray.length > 0)
     throw new Error(`already loaded: ${stray.map((p) => p.name).join(', ')}; stop the tracer that holds them first`);
   setBpfStats(false);
-  const results = { seconds: SECONDS, rounds: ROUNDS, procs: PROCS, startupMs: {}, storm: {} };
+  const results = { seconds: SECONDS, settle: SETTLE, rounds: ROUNDS, procs: PROCS, startupMs: {}, storm: {} };
   for (const [name, cmd, ready] of [
     ['tcpconnect', [node, bin('tcpconnect')], 2],
     ['tcpaccept', [node, bin('tcpaccept')], 1],
@@ -261,21 +322,23 @@ async function main() {
   const runs = { 'no tracer': [] };
   const ratios = { 'no tracer': [] };
   for (const name of Object.keys(TRACERS)) (runs[name] = []), (ratios[name] = []);
-  // This machine's storm rate drifts by ±15 % from run to run, so no-tracer
-  // runs alternate with tracer runs, each tracer run's ratio is against the
-  // mean of the no-tracer runs just before and just after it, and a
-  // tracer's ratio is the median of its rounds.
-  const baseline = () => {
-    const base = { ...storm(), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN };
+  // The storm's rate drifts from second to second on this machine, so
+  // no-tracer runs alternate with tracer runs, each tracer run's ratio is
+  // against the mean of the no-tracer runs just before and just after it,
+  // and a tracer's ratio is the median of its rounds.
+  const storm = new Storm();
+  await storm.ready();
+  const baseline = async () => {
+    const base = { ...(await storm.run()), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN };
     runs['no tracer'].push(base);
     ratios['no tracer'].push(1);
     return base;
   };
-  let before = baseline();
+  let before = await baseline();
   for (let r = 0; r < ROUNDS; r++) {
     for (const name of Object.keys(TRACERS)) {
-      const run = await withTracer(name);
-      const after = baseline();
+      const run = await withTracer(storm, name);
+      const after = await baseline();
       runs[name].push(run);
       ratios[name].push(run.rate / ((before.rate + after.rate) / 2));
       before = after;
@@ -291,10 +354,11 @@ async function main() {
   const counted = {};
   if (bpfStats)
     for (const name of Object.keys(TRACERS).filter((n) => !n.startsWith('bpftrace'))) {
-      const run = await withTracer(name, true);
+      const run = await withTracer(storm, name, true);
       bpfNsPerConnect[name] = run.bpfNs / run.connects;
       counted[name] = run;
     }
+  await storm.end();
   restoreBpfStats();
   const cpus = os.availableParallelism();
   const overFloor = {};
@@ -312,6 +376,9 @@ async function main() {
       ratio: rs[Math.floor(rs.length / 2)],
       ratioMin: rs[0],
       ratioMax: rs[rs.length - 1],
+      ratio95: medianInterval(rs),
+      ratios: ratios[name],
+      rates: xs.map((x) => x.rate),
       bpfNsPerConnect: bpfNsPerConnect[name] ?? NaN,
       cpuShareOverFloor: overFloor[name] ?? NaN,
       connects,
@@ -326,12 +393,14 @@ async function main() {
 
   const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   console.log(`start-up, exec to header (median of 10): ${Object.entries(results.startupMs).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}`);
-  console.log(`connect storm: ${PROCS} processes, ${SECONDS} s, ${ROUNDS} rounds, each tracer run between two no-tracer runs`);
   console.log(
-    'tracer              connects/s  ratio (min-max)        rows/connects  lost  missing  cpu us/event  bpf ns/connect  % over floor  peak RSS MB',
+    `connect storm: ${PROCS} processes; rates over ${SECONDS} s windows, ${SETTLE} s into a running storm; ${ROUNDS} rounds, each tracer run between two no-tracer runs`,
+  );
+  console.log(
+    'tracer              connects/s  ratio (95% CI)         rows/connects  lost  missing  cpu us/event  bpf ns/connect  % over floor  peak RSS MB',
   );
   for (const [name, s] of Object.entries(results.storm)) {
-    const range = name === 'no tracer' ? '' : `(${fmt(s.ratioMin, 3)}-${fmt(s.ratioMax, 3)})`;
+    const range = name === 'no tracer' ? '' : `(${fmt(s.ratio95[0], 3)}-${fmt(s.ratio95[1], 3)})`;
     const rows = Number.isFinite(s.seen) ? `${s.seen}/${s.connects}` : '-';
     console.log(
       `${name.padEnd(19)} ${fmt(s.rate, 0).padStart(10)}  ${fmt(s.ratio, 3)} ${range.padEnd(13)}  ${rows.padStart(13)}  ${String(s.lost).padStart(4)}  ${(Number.isFinite(s.missing) ? String(s.missing) : '-').padStart(7)}  ${fmt(s.usPerEvent, 2).padStart(12)}  ${fmt(s.bpfNsPerConnect, 0).padStart(14)}  ${fmt(s.cpuShareOverFloor * 100, 2).padStart(12)}  ${fmt(s.peakRssMB).padStart(11)}`,
