@@ -117,10 +117,6 @@ class Storm {
     return this.lines.shift();
   }
 
-  ready() {
-    return this.line();
-  }
-
   /** One run: the connects and accepts of all of it, and the rate of its window. */
   async run() {
     this.proc.stdin.write(`run ${SETTLE} ${SECONDS}\n`);
@@ -327,7 +323,7 @@ async function main() {
   // against the mean of the no-tracer runs just before and just after it,
   // and a tracer's ratio is the median of its rounds.
   const storm = new Storm();
-  await storm.ready();
+  await storm.line(); // "ready": its processes are up, paused
   const baseline = async () => {
     const base = { ...(await storm.run()), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN };
     runs['no tracer'].push(base);

@@ -81,7 +81,9 @@ long ReadIdInPrivateNamespace(const std::string& path) {
 }  // namespace
 
 bool TracefsMounted() {
-  return access("/sys/kernel/tracing/events", F_OK) == 0 || access("/sys/kernel/debug/tracing/events", F_OK) == 0;
+  // Where libbpf looks: tracefs's own mount point, or the one under debugfs.
+  return access((std::string(kTracefs) + "/events").c_str(), F_OK) == 0 ||
+         access("/sys/kernel/debug/tracing/events", F_OK) == 0;
 }
 
 bpf_link* AttachTracepointByPrivateTracefs(bpf_program* prog) {
