@@ -51,18 +51,50 @@ struct {
 } mntns_filter SEC(".maps");
 
 /*
- * Records go up through one BPF ring buffer, shared by every CPU, so they
- * arrive in order, and the reader is woken only when it has caught up: a
- * burst costs one wakeup, not one per record. Kernels before 5.8 have no
- * ring buffer: there user space turns this map into a perf event array and
- * clears use_ringbuf before load, and the verifier drops the unused branch.
+ * Records go up through BPF ring buffers: one per CPU (per_cpu_rings), so
+ * that CPUs connecting at once never share a lock or a cache line, and
+ * user space puts them back in time order; or, where records must keep
+ * one order across CPUs (-d: a DNS answer before the connect it names), or
+ * where a kernel cannot hold ring buffers in a map (before 5.10), one ring
+ * shared by every CPU. Either way the reader is woken only when it has
+ * caught up: a burst costs one wakeup, not one per record. Kernels before
+ * 5.8 have no ring buffer: there user space turns `events` into a perf
+ * event array and clears use_ringbuf before load. The map a mode leaves
+ * unused is made a one-entry array, and the verifier drops the unused
+ * branches.
  */
 const volatile bool use_ringbuf = true;
+const volatile bool per_cpu_rings = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
+
+/* Entry N: CPU N's ring, created and put here by user space (native/tracer.cc),
+ * which divides the inner map's size among the CPUs. */
+struct events_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EVENTS_RING_BYTES);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);			/* user space: one per possible CPU */
+	__type(key, __u32);
+	__array(values, struct events_ring);
+} events_per_cpu SEC(".maps");
+
+/* The ring buffer this CPU's records go to; NULL if there is none. */
+static __always_inline void *events_ring(void)
+{
+	__u32 cpu;
+
+	if (!per_cpu_rings)
+		return &events;
+	cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&events_per_cpu, &cpu);
+}
 
 /* Records the ring buffer had no room for (a perf buffer counts its own). */
 struct {
@@ -84,11 +116,14 @@ static __always_inline void count_lost(void)
 /* A record built elsewhere (the stack, a map) leaves the kernel: a copy. */
 static __always_inline void emit(void *ctx, const void *data, __u64 size)
 {
+	void *ring;
+
 	if (!use_ringbuf) {
 		bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, (void *)data, size);
 		return;
 	}
-	if (bpf_ringbuf_output(&events, (void *)data, size, 0))
+	ring = events_ring();
+	if (!ring || bpf_ringbuf_output(ring, (void *)data, size, 0))
 		count_lost();
 }
 
@@ -103,9 +138,11 @@ static __always_inline void emit(void *ctx, const void *data, __u64 size)
 static __always_inline struct event *record_begin(struct event *stack, bool direct)
 {
 	struct event *ev = stack;
+	void *ring;
 
 	if (direct) {
-		ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+		ring = events_ring();
+		ev = ring ? bpf_ringbuf_reserve(ring, sizeof(*ev), 0) : NULL;
 		if (!ev) {
 			count_lost();
 			return NULL;

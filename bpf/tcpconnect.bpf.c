@@ -197,7 +197,8 @@ static __always_inline int connect_return(void *ctx, int ret, __u8 ip)
 		record_drop(ev, direct);
 		return 0;
 	}
-	read_task(ev, false);
+	if (!do_count)
+		read_task(ev, false);	/* -c counts flows: no task */
 	output(ctx, ev, direct);
 	return 0;
 }
@@ -284,7 +285,8 @@ int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 		record_drop(ev, direct);
 		return 0;
 	}
-	read_task(ev, true);
+	if (!do_count)
+		read_task(ev, true);
 	/* The local port is chosen after this point, unless the socket was bound. */
 	if (defer_to_lport && !ev->lport) {
 		bpf_map_update_elem(&pending, &sk, ev, BPF_ANY);

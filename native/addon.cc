@@ -48,6 +48,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RowWriter", RowWriter::Define(env));
   exports.Set("pinnedMapInfo", Napi::Function::New(env, PinnedMapInfo, "pinnedMapInfo"));
   exports.Set("ringBufferSupported", Napi::Function::New(env, RingBufferSupported, "ringBufferSupported"));
+  exports.Set("perCpuRingsSupported", Napi::Function::New(env, PerCpuRingsSupported, "perCpuRingsSupported"));
   Napi::Object layouts = Napi::Object::New(env);
   layouts.Set("tcpconnectEvent", EventLayout(env));
   layouts.Set("dnsEvent", DnsEventLayout(env));

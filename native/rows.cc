@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 #include "tcpconnect.h"
 
@@ -36,10 +37,30 @@ uint32_t ReadU32(const uint8_t* p) {
 uint64_t Micros(const event& e) { return e.ts_ns / 1000; }
 
 struct Located {
-  uint64_t us;
+  uint64_t ts_ns;
   size_t off;
   uint32_t seq;  // among the batch's connect records, in batch order
 };
+
+// Into time order, stably (records of the same nanosecond keep the
+// kernel's order). A batch is a few ascending runs, one per CPU's ring, so
+// the runs are found and merged pairwise: O(n log runs), not a full sort.
+void MergeRuns(std::vector<Located>& rows) {
+  auto earlier = [](const Located& a, const Located& b) { return a.ts_ns < b.ts_ns; };
+  std::vector<size_t> starts{0};
+  for (size_t i = 1; i < rows.size(); i++)
+    if (rows[i].ts_ns < rows[i - 1].ts_ns) starts.push_back(i);
+  while (starts.size() > 1) {
+    std::vector<size_t> merged;
+    for (size_t k = 0; k < starts.size(); k += 2) {
+      merged.push_back(starts[k]);
+      if (k + 1 == starts.size()) break;
+      size_t end = k + 2 < starts.size() ? starts[k + 2] : rows.size();
+      std::inplace_merge(rows.begin() + starts[k], rows.begin() + starts[k + 1], rows.begin() + end, earlier);
+    }
+    starts.swap(merged);
+  }
+}
 
 // Dotted decimal, as inet_ntop(AF_INET) writes it (which goes through
 // sprintf: most of a row's cost). Returns the length.
@@ -224,9 +245,8 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
     if (kind == RECORD_CONNECT && len >= sizeof(event)) {
       event e;
       memcpy(&e, data + off, sizeof e);
-      uint64_t us = Micros(e);
-      if (!rows.empty() && us < rows.back().us) ordered = false;
-      rows.push_back({us, off, static_cast<uint32_t>(rows.size())});
+      if (!rows.empty() && e.ts_ns < rows.back().ts_ns) ordered = false;
+      rows.push_back({e.ts_ns, off, static_cast<uint32_t>(rows.size())});
     } else if (kind == RECORD_DNS) {
       uint32_t n = ReadU32(data + off + offsetof(dns_event, len));
       if (n > DNS_MAX_PAYLOAD || offsetof(dns_event, payload) + n > len) malformed++;
@@ -236,9 +256,9 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
     off += len;
   }
   if (off < size) malformed++;
-  // A perf buffer's batch comes one CPU's ring after another. Stable: rows
-  // of the same microsecond keep the kernel's order.
-  if (!ordered) std::stable_sort(rows.begin(), rows.end(), [](const Located& a, const Located& b) { return a.us < b.us; });
+  // Per-CPU rings (and a perf buffer) give a batch one CPU's records after
+  // another's.
+  if (!ordered) MergeRuns(rows);
 
   bool suffixed = info.Length() > 2 && info[2].IsArray();
   Napi::Array suffixes = suffixed ? info[2].As<Napi::Array>() : Napi::Array();

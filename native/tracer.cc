@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <set>
 
@@ -28,6 +29,23 @@ namespace {
 // the buffer before it ends, so that a faster machine loses none for it.
 constexpr uint64_t kMinCoalesceMs = 5;
 constexpr uint64_t kMaxCoalesceMs = 100;
+
+// The smallest per-CPU ring buffer: a busy CPU's records for the shortest
+// wait between reads, many times over.
+constexpr size_t kMinRingBytes = 256 << 10;
+
+// Per-CPU rings are read one after another, so a record that lands in the
+// first ring just after it was read can be older than one read from the
+// second. Records stamped this close to the start of a read are held for
+// the next one, by which time every older record is in (a program stamps a
+// record between reserving and committing it, well within this).
+constexpr uint64_t kSettleNs = 1000000;
+
+uint64_t MonotonicNs() {  // bpf_ktime_get_ns()'s clock
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 const embedded_bpf_object* FindEmbedded(const std::string& name) {
   for (const auto& o : embedded_bpf_objects)
@@ -81,6 +99,8 @@ void Tracer::Open(Napi::Env env, const std::string& name, Napi::Object spec) {
   SelectPrograms(env, spec.Get("programs").As<Napi::Array>());
   if (spec.Has("reuseMaps")) ReuseMaps(env, spec.Get("reuseMaps").As<Napi::Object>());
   if (spec.Has("perfEventArrays")) MakePerfEventArrays(env, spec.Get("perfEventArrays").As<Napi::Array>());
+  if (spec.Has("perCpuRings")) SizePerCpuRings(env, spec.Get("perCpuRings").As<Napi::String>());
+  if (spec.Has("unusedMaps")) ShrinkUnusedMaps(env, spec.Get("unusedMaps").As<Napi::Array>());
 
   int err = bpf_object__load(obj_);
   if (err) ThrowBpfError(env, "load", err, "load BPF object " + name);
@@ -151,6 +171,78 @@ void Tracer::MakePerfEventArrays(Napi::Env env, Napi::Array names) {
     if (!err) err = bpf_map__set_max_entries(map, 0);
     if (err) ThrowBpfError(env, "open", err, "make " + name + " a perf event array");
   }
+}
+
+// An array of ring buffers, one entry per possible CPU. Its inner map's
+// size is what all the CPUs' rings together may take: each gets an equal
+// share (a power of two, as ring buffers must be), at least kMinRingBytes.
+void Tracer::SizePerCpuRings(Napi::Env env, const std::string& name) {
+  bpf_map* outer = bpf_object__find_map_by_name(obj_, name.c_str());
+  bpf_map* inner = outer ? bpf_map__inner_map(outer) : nullptr;
+  if (!inner) throw Napi::Error::New(env, "no BPF array of ring buffers named " + name);
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) ThrowBpfError(env, "open", -cpus, "count the CPUs");
+  size_t share = bpf_map__max_entries(inner) / cpus;
+  size_t bytes = kMinRingBytes;
+  while (bytes * 2 <= share) bytes *= 2;
+  // The inner map stays as it is: a template that load creates and frees
+  // (the kernel does not hold the rings put in its place to its size).
+  int err = bpf_map__set_max_entries(outer, cpus);
+  if (err) ThrowBpfError(env, "open", err, "size " + name + " for " + std::to_string(cpus) + " CPUs");
+  per_cpu_ring_bytes_ = bytes;
+}
+
+// Maps the programs will not touch in this mode (their branches are dead
+// code): each becomes a one-entry array, which any kernel creates, and
+// which holds no ring buffer memory.
+void Tracer::ShrinkUnusedMaps(Napi::Env env, Napi::Array names) {
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string name = names.Get(i).As<Napi::String>();
+    bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+    if (!map) throw Napi::Error::New(env, "no BPF map named " + name);
+    int err = bpf_map__set_type(map, BPF_MAP_TYPE_ARRAY);
+    if (!err) err = bpf_map__set_key_size(map, sizeof(__u32));
+    if (!err) err = bpf_map__set_value_size(map, sizeof(__u32));
+    if (!err) err = bpf_map__set_max_entries(map, 1);
+    if (err) ThrowBpfError(env, "open", err, "shrink unused map " + name);
+  }
+}
+
+// Creates CPU N's ring buffer and puts it at entry N of outer; one reader
+// for all of them.
+void Tracer::OpenPerCpuRings(Napi::Env env, bpf_map* outer) {
+  int outer_fd = bpf_map__fd(outer);
+  for (__u32 cpu = 0; cpu < bpf_map__max_entries(outer); cpu++) {
+    std::string name = "events_cpu" + std::to_string(cpu);
+    int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, name.substr(0, BPF_OBJ_NAME_LEN - 1).c_str(), 0, 0,
+                            per_cpu_ring_bytes_, nullptr);
+    if (fd < 0) ThrowBpfError(env, "ring_buffer", errno, "create CPU " + std::to_string(cpu) + "'s ring buffer");
+    ring_fds_.push_back(fd);
+    if (bpf_map_update_elem(outer_fd, &cpu, &fd, BPF_ANY))
+      ThrowBpfError(env, "ring_buffer", errno, "install CPU " + std::to_string(cpu) + "'s ring buffer");
+    rings_.push_back(std::make_unique<Ring>(Ring{this, 0}));
+    if (!rb_) {
+      rb_ = ring_buffer__new(fd, OnRecord, rings_.back().get(), nullptr);
+      if (!rb_) ThrowBpfError(env, "ring_buffer", LastError(), "open ring buffer " + name);
+    } else if (ring_buffer__add(rb_, fd, OnRecord, rings_.back().get())) {
+      ThrowBpfError(env, "ring_buffer", LastError(), "open ring buffer " + name);
+    }
+  }
+  capacity_ = per_cpu_ring_bytes_;  // each CPU's: the first to fill loses
+}
+
+Napi::Value PerCpuRingsSupported(const Napi::CallbackInfo& info) {
+  // Ring buffers as inner maps (5.10+): make one small array of them.
+  int ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "probe_ring", 0, 0, sysconf(_SC_PAGESIZE), nullptr);
+  bool ok = false;
+  if (ring >= 0) {
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = static_cast<__u32>(ring));
+    int outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "probe_rings", sizeof(__u32), sizeof(__u32), 1, &opts);
+    ok = outer >= 0;
+    if (ok) close(outer);
+    close(ring);
+  }
+  return Napi::Boolean::New(info.Env(), ok);
 }
 
 Napi::Value RingBufferSupported(const Napi::CallbackInfo& info) {
@@ -249,17 +341,23 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   ClearLibbpfLog();
   errno = 0;
   int fd = -1;
-  if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF) {
+  bpf_map_type type = bpf_map__type(map);
+  if (type == BPF_MAP_TYPE_RINGBUF || type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
     if (opts.Has("lostMap")) {
       std::string lost_name = opts.Get("lostMap").As<Napi::String>();
       bpf_map* lost = bpf_object__find_map_by_name(obj_, lost_name.c_str());
       if (!lost) throw Napi::Error::New(env, "no BPF map named " + lost_name);
       lost_map_fd_ = bpf_map__fd(lost);
     }
-    rb_ = ring_buffer__new(bpf_map__fd(map), OnRecord, this, nullptr);
-    if (!rb_) ThrowBpfError(env, "ring_buffer", LastError(), "open ring buffer " + map_name);
+    if (type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
+      OpenPerCpuRings(env, map);  // what it made before a failure goes at close()
+    } else {
+      rings_.push_back(std::make_unique<Ring>(Ring{this, 0}));
+      rb_ = ring_buffer__new(bpf_map__fd(map), OnRecord, rings_.back().get(), nullptr);
+      if (!rb_) ThrowBpfError(env, "ring_buffer", LastError(), "open ring buffer " + map_name);
+      capacity_ = bpf_map__max_entries(map);
+    }
     fd = ring_buffer__epoll_fd(rb_);
-    capacity_ = bpf_map__max_entries(map);
   } else {
     size_t pages = opts.Get("pagesPerCpu").As<Napi::Number>().Uint32Value();
     pb_ = perf_buffer__new(bpf_map__fd(map), pages, OnSample, OnLost, this, nullptr);
@@ -335,8 +433,44 @@ void Tracer::OnSample(void* ctx, int, void* data, uint32_t size) {
 }
 
 int Tracer::OnRecord(void* ctx, void* data, size_t size) {
-  OnSample(ctx, -1, data, static_cast<uint32_t>(size));
+  auto* ring = static_cast<Ring*>(ctx);
+  ring->bytes += size;
+  OnSample(ring->tracer, -1, data, static_cast<uint32_t>(size));
   return 0;
+}
+
+// Moves the records stamped at or after cutoff_ns (a u64 at the start of
+// every record: bpf/tcpconnect.h) from batch_ to held_, in order.
+void Tracer::HoldBackRecent(uint64_t cutoff_ns) {
+  size_t size = batch_.size(), r = 0, w = 0;
+  while (r + 4 <= size) {
+    uint32_t len;
+    memcpy(&len, &batch_[r], sizeof len);
+    if (len > size - r - 4) break;
+    uint64_t ts = 0;
+    if (len >= sizeof ts) memcpy(&ts, &batch_[r + 4], sizeof ts);
+    if (len >= sizeof ts && ts >= cutoff_ns) {
+      held_.insert(held_.end(), batch_.begin() + r, batch_.begin() + r + 4 + len);
+    } else {
+      if (w != r) memmove(&batch_[w], &batch_[r], 4 + len);
+      w += 4 + len;
+    }
+    r += 4 + len;
+  }
+  if (r < size) {  // a malformed tail goes out as it is
+    memmove(&batch_[w], &batch_[r], size - r);
+    w += size - r;
+  }
+  batch_.resize(w);
+}
+
+// The most bytes any one ring buffer gave since the last delivery (a perf
+// buffer's: the whole batch, as if from one CPU).
+size_t Tracer::MostFromOneRing() const {
+  if (rings_.empty()) return batch_.size();
+  size_t most = 0;
+  for (const auto& r : rings_) most = std::max(most, r->bytes);
+  return most;
 }
 
 void Tracer::OnLost(void* ctx, int, __u64 count) { static_cast<Tracer*>(ctx)->lost_ += count; }
@@ -344,7 +478,12 @@ void Tracer::OnLost(void* ctx, int, __u64 count) { static_cast<Tracer*>(ctx)->lo
 // Reads everything the buffer holds into batch_. False once torn down.
 bool Tracer::Consume() {
   if (rb_) {
+    bool merged = rings_.size() > 1;
+    uint64_t cutoff = merged ? MonotonicNs() - kSettleNs : 0;
+    batch_.insert(batch_.begin(), held_.begin(), held_.end());
+    held_.clear();
     ring_buffer__consume(rb_);
+    if (merged) HoldBackRecent(cutoff);
     if (lost_map_fd_ >= 0) {
       __u32 zero = 0;
       __u64 total = 0;
@@ -383,8 +522,8 @@ void Tracer::OnReadable(uv_poll_t* handle, int status, int) {
 void Tracer::OnTimer(uv_timer_t* handle) {
   auto* self = static_cast<Tracer*>(handle->data);
   if (!self->Consume()) return;
-  size_t bytes = self->batch_.size();
-  bool busy = self->Deliver();
+  size_t bytes = self->MostFromOneRing();
+  bool busy = self->Deliver() || !self->held_.empty();
   if (!self->poll_) return;
   if (!busy) {
     self->Watch();  // quiet again: back to waking on the next sample
@@ -416,6 +555,7 @@ bool Tracer::Deliver() {
   }
   if (!view.IsEmpty()) view.ArrayBuffer().Detach();
   batch_.clear();
+  for (auto& r : rings_) r->bytes = 0;
   return true;
 }
 
@@ -481,6 +621,9 @@ void Tracer::Teardown() {
     ring_buffer__free(rb_);
     rb_ = nullptr;
   }
+  rings_.clear();
+  for (int fd : ring_fds_) close(fd);
+  ring_fds_.clear();
   lost_map_fd_ = -1;
   while (!links_.empty()) {
     bpf_link__destroy(links_.back());

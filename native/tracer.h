@@ -17,6 +17,7 @@
 
 struct bpf_object;
 struct bpf_link;
+struct bpf_map;
 struct perf_buffer;
 struct ring_buffer;
 
@@ -26,10 +27,12 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   // new Tracer(objectName, { rodata: { name: Buffer }, programs: [name],
   //                         reuseMaps?: { name: pinnedPath },
-  //                         perfEventArrays?: [name] })
+  //                         perfEventArrays?: [name], perCpuRings?: name,
+  //                         unusedMaps?: [name] })
   // opens the embedded object, writes rodata, puts pinned maps in place of
-  // the object's own, makes the ring buffers listed perf event arrays, loads
-  // the listed programs.
+  // the object's own, makes the ring buffers listed perf event arrays, sizes
+  // an array of ring buffers for one per CPU, shrinks the maps the programs
+  // will not use, loads the listed programs.
   explicit Tracer(const Napi::CallbackInfo& info);
   ~Tracer() override;
 
@@ -44,6 +47,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void SelectPrograms(Napi::Env env, Napi::Array names);
   void ReuseMaps(Napi::Env env, Napi::Object pinned);
   void MakePerfEventArrays(Napi::Env env, Napi::Array names);
+  void SizePerCpuRings(Napi::Env env, const std::string& name);
+  void ShrinkUnusedMaps(Napi::Env env, Napi::Array names);
+  void OpenPerCpuRings(Napi::Env env, bpf_map* outer);
   void Teardown();
 
   static void OnReadable(uv_poll_t* handle, int status, int events);
@@ -54,6 +60,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   static void OnSample(void* ctx, int cpu, void* data, uint32_t size);
   static int OnRecord(void* ctx, void* data, size_t size);
   bool Consume();
+  void HoldBackRecent(uint64_t cutoff_ns);
+  size_t MostFromOneRing() const;
   static void OnLost(void* ctx, int cpu, __u64 count);
   static void OnEnvCleanup(void* arg);
   bool Deliver();
@@ -63,6 +71,15 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::vector<bpf_link*> links_;
   perf_buffer* pb_ = nullptr;
   ring_buffer* rb_ = nullptr;
+  // One per ring buffer read: what OnRecord is called with, so that each
+  // ring's share of a batch is known (the fullest one sets the next wait).
+  struct Ring {
+    Tracer* tracer;
+    size_t bytes;  // read from it since the last delivery
+  };
+  std::vector<std::unique_ptr<Ring>> rings_;
+  std::vector<int> ring_fds_;        // per-CPU rings this tracer created
+  size_t per_cpu_ring_bytes_ = 0;    // each one's size
   int lost_map_fd_ = -1;   // the ring buffer's loss counter
   uint64_t lost_seen_ = 0;
   uv_poll_t* poll_ = nullptr;
@@ -77,6 +94,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // Filled by Consume(), handed to JS once per read: each record
   // is a little-endian u32 length followed by that many bytes.
   std::vector<uint8_t> batch_;
+  // Per-CPU rings: records too recent to be sure that no other CPU's ring
+  // holds an older one not yet read; they go out with the next read.
+  std::vector<uint8_t> held_;
   uint64_t lost_ = 0;
   Napi::FunctionReference on_events_;
   std::unique_ptr<Napi::AsyncContext> async_;
@@ -87,3 +107,6 @@ Napi::Value PinnedMapInfo(const Napi::CallbackInfo& info);
 
 // ringBufferSupported() -> whether this kernel has BPF ring buffers (5.8+)
 Napi::Value RingBufferSupported(const Napi::CallbackInfo& info);
+
+// perCpuRingsSupported() -> whether it holds ring buffers in a map (5.10+)
+Napi::Value PerCpuRingsSupported(const Napi::CallbackInfo& info);

@@ -19,6 +19,10 @@ export interface TracerSpec {
   reuseMaps?: Record<string, string>;
   /** ring buffer maps to create as perf event arrays (kernels before 5.8) */
   perfEventArrays?: string[];
+  /** an array of ring buffers to make one entry per CPU (start() fills it) */
+  perCpuRings?: string;
+  /** maps the programs will not use in this mode: made one-entry arrays */
+  unusedMaps?: string[];
 }
 
 export interface StartOptions {
@@ -32,7 +36,8 @@ export interface NativeTracer {
   /** Attaches every program named, or none of them (throws). */
   attach(programs: string[]): void;
   /**
-   * Reads the ring buffer or perf event array `map`; one call per read. The
+   * Reads the ring buffer, the array of per-CPU ring buffers, or the perf
+   * event array `map`; one call per read. The
    * batch is lent: it reads as empty once onEvents returns.
    */
   start(map: string, options: StartOptions, onEvents: (batch: Buffer | null, lost: number) => void): void;
@@ -81,6 +86,8 @@ export interface NativeBinding {
   portBitmapBytes: number;
   /** whether the kernel has BPF ring buffers (5.8+) */
   ringBufferSupported(): boolean;
+  /** whether it can hold ring buffers in a map, one per CPU (5.10+) */
+  perCpuRingsSupported(): boolean;
   pinnedMapInfo(path: string): { isMap: boolean; type?: number; keySize?: number; valueSize?: number; maxEntries?: number };
 }
 

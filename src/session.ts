@@ -24,6 +24,8 @@ export interface AttachPlan {
   kprobe: ProbeSet;
   tracepoint: ProbeSet;
   method: AttachMethod;
+  /** records must reach user space in one order across CPUs (-d) */
+  ordered?: boolean;
 }
 
 export interface Attached {
@@ -31,6 +33,8 @@ export interface Attached {
   method: 'kprobe' | 'tracepoint';
   /** the one stderr line saying which method is in use */
   notice: string;
+  /** the map the records come up through (tracer.start's) */
+  eventsMap: string;
 }
 
 function strerror(errno: number | undefined): string {
@@ -57,18 +61,35 @@ function loadError(tool: string, err: unknown): FatalError {
 }
 
 /**
- * How records leave the kernel: a BPF ring buffer (5.8+), else a perf event
- * array, one ring per CPU, whose records the RowWriter puts back in time
- * order (so they need their timestamp). TCPCONNECT_PERF_BUFFER=1 forces the
- * latter, so that tests can run the older path on a new kernel.
+ * How records leave the kernel (bpf/common.bpf.h):
+ *  - a BPF ring buffer per CPU (5.10+), so that CPUs connecting at once
+ *    share no lock; the RowWriter merges the rings' records by timestamp;
+ *  - one ring buffer for every CPU (5.8+, or `ordered`: -d needs a DNS
+ *    answer read before the connect it names, whatever CPUs they were on);
+ *  - a perf event array, one ring per CPU, merged by timestamp too.
+ * TCPCONNECT_SHARED_RING=1 and TCPCONNECT_PERF_BUFFER=1 force the latter
+ * two, so that tests can run the older paths on a new kernel.
  */
-export function eventsTransport(native: NativeBinding, env = process.env): Pick<TracerSpec, 'perfEventArrays'> & {
-  rodata: Record<string, Buffer>;
-} {
-  const ring = native.ringBufferSupported() && env.TCPCONNECT_PERF_BUFFER !== '1';
+export function eventsTransport(
+  native: NativeBinding,
+  ordered = false,
+  env = process.env,
+): Pick<TracerSpec, 'perfEventArrays' | 'perCpuRings' | 'unusedMaps'> & { rodata: Record<string, Buffer>; eventsMap: string } {
+  const on = Buffer.from([1]);
+  if (!native.ringBufferSupported() || env.TCPCONNECT_PERF_BUFFER === '1')
+    return {
+      rodata: { use_ringbuf: Buffer.from([0]), want_ts: on },
+      perfEventArrays: ['events'],
+      unusedMaps: ['events_per_cpu'],
+      eventsMap: 'events',
+    };
+  if (ordered || env.TCPCONNECT_SHARED_RING === '1' || !native.perCpuRingsSupported())
+    return { rodata: { use_ringbuf: on }, unusedMaps: ['events_per_cpu'], eventsMap: 'events' };
   return {
-    rodata: { use_ringbuf: Buffer.from([ring ? 1 : 0]), ...(!ring && { want_ts: Buffer.from([1]) }) },
-    perfEventArrays: ring ? [] : ['events'],
+    rodata: { use_ringbuf: on, per_cpu_rings: on, want_ts: on },
+    perCpuRings: 'events_per_cpu',
+    unusedMaps: ['events'],
+    eventsMap: 'events_per_cpu',
   };
 }
 
@@ -91,11 +112,11 @@ export function openAndAttach(native: NativeBinding, plan: AttachPlan, kprobesAv
           ]
         : [['tracepoint', plan.tracepoint]];
 
-  const transport = eventsTransport(native);
+  const { eventsMap, ...transport } = eventsTransport(native, plan.ordered);
   const spec = (programs: string[]): TracerSpec => ({
+    ...transport,
     rodata: { ...plan.rodata, ...transport.rodata },
     reuseMaps: plan.reuseMaps,
-    perfEventArrays: transport.perfEventArrays,
     programs,
   });
   let tracer: NativeTracer;
@@ -118,7 +139,7 @@ export function openAndAttach(native: NativeBinding, plan: AttachPlan, kprobesAv
     try {
       tracer.attach(set.programs);
       const fallback = failures.length ? ` (kprobes unavailable: ${failures[0]})` : '';
-      return { tracer, method, notice: `${plan.tool}: tracing with ${set.hooks}${fallback}` };
+      return { tracer, method, notice: `${plan.tool}: tracing with ${set.hooks}${fallback}`, eventsMap };
     } catch (err) {
       const e = bpfErrorData(err);
       failures.push(`${e.message.replace(/^failed to attach \S+: /, '')}`);

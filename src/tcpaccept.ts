@@ -42,7 +42,7 @@ async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const rows = new native.RowWriter(rowPieces(acceptRowParts(opts)));
   const attached = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
   return traceUntilStopped(io, attached, (tracer) => {
-    streamRows(PROG, tracer, io, rows);
+    streamRows(PROG, tracer, attached.eventsMap, io, rows);
     return `${acceptHeader(opts)}\n`; // bcc's tcpaccept has no banner
   });
 }

@@ -44,6 +44,7 @@ export function attachPlan(
     object: 'tcpconnect',
     rodata: { ...rodata(opts, native.portBitmapBytes), ...containers.rodata },
     reuseMaps: containers.reuseMaps,
+    ordered: opts.dns, // an answer must be read before the connect it names
     kprobe: {
       programs: [
         'tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return',
@@ -89,7 +90,7 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   const rows = new native.RowWriter(rowPieces(rowParts(opts)));
   const attached = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
   const start = (tracer: NativeTracer): string => {
-    streamRows(PROG, tracer, io, rows, dnsModule && queries(new dnsModule.DnsCache()));
+    streamRows(PROG, tracer, attached.eventsMap, io, rows, dnsModule && queries(new dnsModule.DnsCache()));
     // -c prints the banner, then nothing until it is stopped (as bcc).
     return opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`;
   };

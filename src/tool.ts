@@ -118,7 +118,7 @@ export function commonRodata(
 }
 
 /**
- * Reads the events ring buffer (or perf buffer) and prints a row for every
+ * Reads the events ring buffers (or perf buffer), `eventsMap`, and prints a row for every
  * connect record, in time order: each read's rows are made by the addon's
  * RowWriter and written out in one piece. `suffixes`, if given, reads the
  * batch first and gives each connect record its suffix (tcpconnect -d).
@@ -128,11 +128,12 @@ export function commonRodata(
 export function streamRows(
   prog: string,
   tracer: NativeTracer,
+  eventsMap: string,
   io: Io,
   rows: NativeRowWriter,
   suffixes?: (batch: Buffer) => string[],
 ): void {
-  tracer.start('events', { pagesPerCpu: PERF_PAGES, lostMap: 'events_lost' }, (batch, lost) => {
+  tracer.start(eventsMap, { pagesPerCpu: PERF_PAGES, lostMap: 'events_lost' }, (batch, lost) => {
     if (lost) io.err(`Possibly lost ${lost} samples`);
     if (!batch) return;
     const { text, malformed } = rows.format(batch, Date.now(), suffixes?.(batch));

@@ -139,6 +139,13 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
       expect(malformed).toBe(0);
     });
 
+    it('come in time order from a ring per CPU: runs merged, ties in batch order', () => {
+      const run = (cpu: string, ...ts: number[]) => ts.map((tsUs, i) => eventRecord({ tsUs, pid: tsUs, task: `${cpu}${i}` }));
+      const batch = Buffer.concat([...run('x', 10, 40, 70), ...run('y', 20, 50), ...run('z', 5, 40, 90)]);
+      const { rows } = lines(w(), batch);
+      expect(rows.map((r) => r.split(/ +/)[1])).toEqual(['z0', 'x0', 'y0', 'x1', 'z1', 'y1', 'x2', 'z2']);
+    });
+
     it('leave DNS answers out and count what is not a record', () => {
       const dns = Buffer.alloc(4 + 16 + 3);
       dns.writeUInt32LE(16 + 3);

@@ -20,6 +20,7 @@ interface FakeKernel {
   emit?: (batch: Buffer | null, lost: number) => void;
   maps?: Record<string, Array<[Buffer, Buffer]>>;
   ringbuf?: boolean; // has BPF ring buffers (default true)
+  perCpuRings?: boolean; // can hold them in a map, one per CPU (default true)
 }
 
 function fakeNative(kernel: FakeKernel): NativeBinding {
@@ -49,6 +50,7 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
     layouts: { tcpconnectEvent: EVENT_LAYOUT },
     portBitmapBytes: 8192,
     ringBufferSupported: () => kernel.ringbuf ?? true,
+    perCpuRingsSupported: () => kernel.perCpuRings ?? true,
     pinnedMapInfo: () => ({ isMap: true, type: 1, keySize: 8, valueSize: 8, maxEntries: 128 }),
   } as unknown as NativeBinding;
 }
@@ -202,21 +204,25 @@ describe('run', () => {
   });
 
   it('reads the clock and the UID in the kernel only where rows need them', async () => {
-    // -t and -d print times; -U the UID; a perf buffer's rows are sorted by time.
-    const cases: Array<[string[], boolean, number, number]> = [
-      [[], true, 0, 0],
-      [['-t'], true, 1, 0],
-      [['-d'], true, 1, 0],
-      [['-U'], true, 0, 1],
-      [[], false, 1, 0],
+    // -t and -d print times; -U the UID; rows from a ring per CPU (or a
+    // perf buffer) are merged by time. -d keeps one ring for all CPUs, so
+    // that an answer is read before the connect it names.
+    const cases: Array<[string[], boolean, boolean, number, number, string | undefined]> = [
+      [[], true, false, 0, 0, undefined],
+      [['-t'], true, false, 1, 0, undefined],
+      [['-d'], true, true, 1, 0, undefined],
+      [['-U'], true, false, 0, 1, undefined],
+      [[], false, false, 1, 0, undefined],
+      [[], true, true, 1, 0, 'events_per_cpu'],
+      [['-U'], true, true, 1, 1, 'events_per_cpu'],
     ];
     const got = [];
-    for (const [argv, ringbuf] of cases) {
-      const h = harness({ ringbuf });
+    for (const [argv, ringbuf, perCpuRings] of cases) {
+      const h = harness({ ringbuf, perCpuRings });
       const done = run(argv, h.io);
       await vi.waitFor(() => expect(h.kernel.opened).not.toEqual([])); // -d loads its module first
-      const r = h.kernel.opened[0].spec.rodata;
-      got.push([argv, ringbuf, r.want_ts[0], r.want_uid[0]]);
+      const { rodata: r, perCpuRings: rings } = h.kernel.opened[0].spec;
+      got.push([argv, ringbuf, perCpuRings, r.want_ts[0], r.want_uid[0], rings]);
       h.stop();
       await done;
     }

@@ -145,18 +145,20 @@ export interface Connected {
   error: string | null;
 }
 
-/** One connect (or opts.count, one after another) from a child process named `comm`, as `uid`, optionally in a netns. */
+/** One connect (or opts.count, one after another) from a child process named `comm`, as `uid`, optionally in a netns or on one CPU. */
 export function connectFrom(
   comm: string,
   host: string,
   port: number,
-  opts: { uid?: number; netns?: string; count?: number } = {},
+  opts: { uid?: number; netns?: string; count?: number; cpu?: number } = {},
 ): Promise<Connected> {
   return new Promise((resolve, reject) => {
     const argv = [CONNECTOR, comm, host, String(port), ...(opts.count ? ['--count', String(opts.count)] : [])];
     const child = opts.netns
       ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn(process.execPath, argv, { uid: opts.uid, stdio: ['ignore', 'pipe', 'inherit'] });
+      : opts.cpu !== undefined
+        ? spawn('taskset', ['-c', String(opts.cpu), process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
+        : spawn(process.execPath, argv, { uid: opts.uid, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.on('error', reject);

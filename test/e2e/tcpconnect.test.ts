@@ -2,6 +2,7 @@
 //
 // The real CLI, the real kernel, real connections on loopback and in a
 // network namespace made here. Rows are asserted as exact text.
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -64,13 +65,15 @@ describeE2E('tcpconnect end to end', () => {
     expect(done.stderr).toMatch(/^tcpconnect: tracing with (kprobes|tracepoint)/);
   });
 
-  it('sends rows up a ring buffer, or a perf buffer where the kernel has none (TCPCONNECT_PERF_BUFFER=1)', async () => {
-    for (const [env, type] of [
-      [{}, 'ringbuf'],
-      [{ TCPCONNECT_PERF_BUFFER: '1' }, 'perf_event_array'],
+  it('sends rows up a ring buffer per CPU, one shared ring (TCPCONNECT_SHARED_RING=1), or a perf buffer (TCPCONNECT_PERF_BUFFER=1)', async () => {
+    for (const [env, types] of [
+      [{}, { events: 'array', events_per_cpu: 'array_of_maps', events_cpu0: 'ringbuf' }],
+      [{ TCPCONNECT_SHARED_RING: '1' }, { events: 'ringbuf', events_per_cpu: 'array', events_cpu0: undefined }],
+      [{ TCPCONNECT_PERF_BUFFER: '1' }, { events: 'perf_event_array', events_per_cpu: 'array', events_cpu0: undefined }],
     ] as const) {
       const tool = await ToolRun.start(attach, 2, CLI, env);
-      expect(loadedMapTypes('events')).toEqual([type]);
+      for (const [name, type] of Object.entries(types)) expect([name, loadedMapTypes(name)]).toEqual([name, type ? [type] : []]);
+      if (types.events_cpu0) expect(loadedMapTypes(`events_cpu${os.cpus().length - 1}`)).toEqual(['ringbuf']);
       const v4 = await connectFrom('tcpc-v4', '127.0.0.1', ports.v4);
       const v6 = await connectFrom('tcpc-v6', '::1', ports.v6);
       const want = [
@@ -100,6 +103,31 @@ describeE2E('tcpconnect end to end', () => {
     const row = (lport: number | null) =>
       `${String(burst.pid).padEnd(7)} ${'tcpc-burst'.padEnd(12)} 4  ${'127.0.0.1'.padEnd(16)} ${String(lport).padEnd(6)} ${'127.0.0.1'.padEnd(16)} ${String(ports.v4).padEnd(6)} `;
     expect(ours()).toEqual(burst.localPorts.map(row));
+  });
+
+  // Each CPU has its own ring buffer, read one after another: the rows of
+  // connects made at once on both CPUs must still come out in time order.
+  it('prints the rows of connects on every CPU at once in time order', async () => {
+    const tool = await ToolRun.start(['-t', '-L', ...attach]);
+    const cpus = os.cpus().length;
+    const bursts = await Promise.all(
+      ['tcpc-cpu-a', 'tcpc-cpu-b'].map((comm, i) => connectFrom(comm, '127.0.0.1', ports.v4, { count: 3000, cpu: i % cpus })),
+    );
+    const ours = () => tool.rows().filter((r) => / tcpc-cpu-[ab] /.test(r));
+    await tool.waitUntil(() => ours().length >= 6000, 10000);
+    await tool.stop();
+    const rows = ours().map((r) => r.trim().split(/ +/));
+    // Each process's connects in the order it made them, ...
+    for (const [i, b] of bursts.entries()) {
+      expect(b.error).toBeNull();
+      const comm = ['tcpc-cpu-a', 'tcpc-cpu-b'][i];
+      expect(rows.filter((f) => f[2] === comm).map((f) => Number(f[5]))).toEqual(b.localPorts);
+    }
+    // ... the two interleaved (they ran at once), and the clock never going back.
+    const switches = rows.filter((f, k) => k > 0 && f[2] !== rows[k - 1][2]).length;
+    if (cpus > 1) expect(switches).toBeGreaterThan(10);
+    const times = rows.map((f) => Number(f[0]));
+    expect(times.filter((t, k) => k > 0 && t < times[k - 1])).toEqual([]);
   });
 
   it('with -t -U -L prints TIME(s), UID and the real local port', async () => {
