@@ -67,16 +67,23 @@ struct {
 	__type(value, struct dns_recv);
 } dns_recvs SEC(".maps");
 
-/* -c: connects per flow, IPv4 and IPv6 apart, as bcc's ipv4_count/ipv6_count. */
+/*
+ * -c: connects per flow, IPv4 and IPv6 apart, as bcc's ipv4_count/ipv6_count.
+ * A count per CPU, summed by user space: CPUs counting the same flow at
+ * once never move its counter between them. Allocated per flow as it is
+ * first seen, not for every possible flow on every CPU up front.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, COUNT_MAP_ENTRIES);
 	__type(key, struct ipv4_flow_key);
 	__type(value, __u64);
 } ipv4_count SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, COUNT_MAP_ENTRIES);
 	__type(key, struct ipv6_flow_key);
 	__type(value, __u64);

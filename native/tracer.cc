@@ -560,7 +560,8 @@ bool Tracer::Deliver() {
 }
 
 // readMap(name) -> [[key: Buffer, value: Buffer], ...]: every entry of a
-// hash or array map, in the kernel's iteration order.
+// hash or array map, in the kernel's iteration order. A per-CPU map's
+// value is every possible CPU's, one after another, each 8-byte aligned.
 Napi::Value Tracer::ReadMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!obj_) throw Napi::Error::New(env, "tracer is closed");
@@ -569,6 +570,18 @@ Napi::Value Tracer::ReadMap(const Napi::CallbackInfo& info) {
   if (!map) throw Napi::Error::New(env, "no BPF map named " + name);
   int fd = bpf_map__fd(map);
   size_t key_size = bpf_map__key_size(map), value_size = bpf_map__value_size(map);
+  switch (bpf_map__type(map)) {
+    case BPF_MAP_TYPE_PERCPU_HASH:
+    case BPF_MAP_TYPE_PERCPU_ARRAY:
+    case BPF_MAP_TYPE_LRU_PERCPU_HASH: {
+      int cpus = libbpf_num_possible_cpus();
+      if (cpus <= 0) ThrowBpfError(env, "read_map", -cpus, "count the CPUs");
+      value_size = (value_size + 7) / 8 * 8 * cpus;  // every CPU's value, 8-byte aligned
+      break;
+    }
+    default:
+      break;
+  }
   std::vector<uint8_t> key(key_size), next(key_size), value(value_size);
   Napi::Array entries = Napi::Array::New(env);
   uint32_t n = 0;

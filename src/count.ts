@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // -c: the kernel's per-flow counts (maps ipv4_count and ipv6_count, keyed by
-// struct ipv4_flow_key / ipv6_flow_key of bpf/tcpconnect.h) -> sorted rows.
+// struct ipv4_flow_key / ipv6_flow_key of bpf/tcpconnect.h, a u64 per CPU)
+// -> sorted rows.
 
 import { formatAddress } from './inet.js';
 
@@ -17,6 +18,13 @@ export interface FlowCount {
   count: bigint;
 }
 
+/** The maps count per CPU (u64 each, bpf/tcpconnect.bpf.c): the flow's count is their sum. */
+function perCpuSum(value: Buffer): bigint {
+  let sum = 0n;
+  for (let off = 0; off < value.length; off += 8) sum += value.readBigUInt64LE(off);
+  return sum;
+}
+
 /**
  * Highest count first, as bcc sorts. bcc leaves ties in hash order; here
  * they are in key order (addresses, then port), so a table is reproducible.
@@ -26,8 +34,8 @@ export function decodeCounts(entries: Array<[Buffer, Buffer]>, ip: 4 | 6): FlowC
   const addrLen = ip === 4 ? 4 : 16;
   const { saddr, daddr, dport } = layout.offsets;
   return entries
-    .filter(([key, value]) => key.length === layout.size && value.length === 8)
-    .map(([key, value]) => ({ key, count: value.readBigUInt64LE(0) }))
+    .filter(([key, value]) => key.length === layout.size && value.length > 0 && value.length % 8 === 0)
+    .map(([key, value]) => ({ key, count: perCpuSum(value) }))
     .sort((a, b) => (a.count !== b.count ? (a.count > b.count ? -1 : 1) : Buffer.compare(a.key, b.key)))
     .map(({ key, count }) => ({
       saddr: formatAddress(ip, key.subarray(saddr, saddr + addrLen)),

@@ -41,7 +41,7 @@ export interface NativeTracer {
    * batch is lent: it reads as empty once onEvents returns.
    */
   start(map: string, options: StartOptions, onEvents: (batch: Buffer | null, lost: number) => void): void;
-  /** Every entry of a map, as [key, value]. */
+  /** Every entry of a map, as [key, value]; a per-CPU map's value holds every CPU's, each 8-byte aligned. */
   readMap(map: string): Array<[Buffer, Buffer]>;
   /** Detaches and unloads everything; idempotent. */
   close(): void;

@@ -68,6 +68,17 @@ describe('count table', () => {
     );
   });
 
+  it("sums each flow's count over the CPUs that counted it", () => {
+    const [key] = v4(LO, LO, 80, 0);
+    const perCpu = Buffer.alloc(8 * 3);
+    [4n, 0n, 5n].forEach((n, cpu) => perCpu.writeBigUInt64LE(n, 8 * cpu));
+    const rows = decodeCounts([[key, perCpu], v4(LO, LO, 81, 7)], 4);
+    expect(rows.map((r) => [r.dport, r.count])).toEqual([
+      [80, 9n],
+      [81, 7n],
+    ]);
+  });
+
   it('has only the header when nothing was counted', () => {
     expect(countTable([], [])).toBe('\nLADDR                     RADDR                     RPORT                CONNECTS  \n');
   });
