@@ -427,9 +427,10 @@ void Tracer::OnSample(void* ctx, int, void* data, uint32_t size) {
   auto* self = static_cast<Tracer*>(ctx);
   uint8_t len[4] = {static_cast<uint8_t>(size), static_cast<uint8_t>(size >> 8),
                     static_cast<uint8_t>(size >> 16), static_cast<uint8_t>(size >> 24)};
-  self->batch_.insert(self->batch_.end(), len, len + 4);
-  auto* bytes = static_cast<uint8_t*>(data);
-  self->batch_.insert(self->batch_.end(), bytes, bytes + size);
+  size_t at = self->batch_.size();
+  self->batch_.resize(at + 4 + size);  // capacity kept between reads: no allocation
+  memcpy(&self->batch_[at], len, 4);
+  memcpy(&self->batch_[at + 4], data, size);
 }
 
 int Tracer::OnRecord(void* ctx, void* data, size_t size) {

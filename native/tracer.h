@@ -13,7 +13,30 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+// Leaves new elements uninitialised: a batch grows by resize() and is
+// then filled by a copy, so zeroing it first would be wasted.
+template <typename T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <typename U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using Bytes = std::vector<uint8_t, UninitializedAllocator<uint8_t>>;
 
 struct bpf_object;
 struct bpf_link;
@@ -93,10 +116,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   // Filled by Consume(), handed to JS once per read: each record
   // is a little-endian u32 length followed by that many bytes.
-  std::vector<uint8_t> batch_;
+  Bytes batch_;
   // Per-CPU rings: records too recent to be sure that no other CPU's ring
   // holds an older one not yet read; they go out with the next read.
-  std::vector<uint8_t> held_;
+  Bytes held_;
   uint64_t lost_ = 0;
   Napi::FunctionReference on_events_;
   std::unique_ptr<Napi::AsyncContext> async_;

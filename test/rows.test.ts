@@ -146,6 +146,33 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
       expect(rows.map((r) => r.split(/ +/)[1])).toEqual(['z0', 'x0', 'y0', 'x1', 'z1', 'y1', 'x2', 'z2']);
     });
 
+    it('repeat a row only for a record that is the same in every field', () => {
+      const uidLport = writer(rowParts({ ...plain, printUid: true, lport: true }));
+      const a: EventFields = { pid: 7, task: 'curl', uid: 1000, lport: 40000, dport: 443, daddr: '10.0.0.1' };
+      // Each one next to `a`, so that a row looked up by too little of its
+      // record would come out as a's.
+      const variants: EventFields[] = [
+        a,
+        { ...a, dport: 444 },
+        a,
+        { ...a, lport: 40001 },
+        a,
+        { ...a, uid: 1001 },
+        a,
+        { ...a, pid: 8 },
+        a,
+        { ...a, task: 'curk' },
+        a,
+        { ...a, daddr: '10.0.0.2' },
+        a, // each at another time, which is not printed: the same row
+      ].map((f, i) => ({ ...f, tsUs: i }));
+      const fresh = variants.map((f) => lines(writer(rowParts({ ...plain, printUid: true, lport: true })), eventRecord(f)).rows[0]);
+      // Twice over, so the second pass finds every row among the recent ones.
+      for (let pass = 0; pass < 2; pass++)
+        expect(lines(uidLport, Buffer.concat(variants.map((f) => eventRecord(f)))).rows).toEqual(fresh);
+      expect(new Set(fresh).size).toBe(7);
+    });
+
     it('leave DNS answers out and count what is not a record', () => {
       const dns = Buffer.alloc(4 + 16 + 3);
       dns.writeUInt32LE(16 + 3);
