@@ -259,6 +259,12 @@ static __always_inline void flush_pending(void *ctx, struct sock *sk)
 	if (!ev)
 		return;
 	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* Stamped as it leaves, as a direct record is: rows from per-CPU rings
+	 * are put in order by their stamps, which must not predate the send
+	 * by more than the reader allows (native/tracer.cc, kSettleNs). And
+	 * the SYN is out now, where bcc's kretprobe stamps it too. */
+	if (want_ts)
+		ev->ts_ns = bpf_ktime_get_ns();
 	if (ev->lport)
 		output(ctx, ev, false);
 	bpf_map_delete_elem(&pending, &sk);

@@ -37,9 +37,11 @@ constexpr size_t kMinRingBytes = 256 << 10;
 // Per-CPU rings are read one after another, so a record that lands in the
 // first ring just after it was read can be older than one read from the
 // second. Records stamped this close to the start of a read are held for
-// the next one, by which time every older record is in (a program stamps a
-// record between reserving and committing it, well within this).
-constexpr uint64_t kSettleNs = 1000000;
+// the next one, by which time every older record is in: a program stamps a
+// record just before it sends it, and even a virtual CPU the host stops
+// for a while between the two rarely stops this long. 1 ms was not enough
+// in a QEMU guest on a busy 2-core host.
+constexpr uint64_t kSettleNs = 10000000;
 
 uint64_t MonotonicNs() {  // bpf_ktime_get_ns()'s clock
   timespec ts;
