@@ -467,7 +467,23 @@ void Tracer::HoldBackRecent(uint64_t cutoff_ns) {
   batch_.resize(w);
 }
 
-// The most bytes any one ring buffer gave since the last delivery (a perf
+// Milliseconds until the oldest record held back may go out (at least 1).
+uint64_t Tracer::MsUntilHeldDue() const {
+  uint64_t oldest = UINT64_MAX;
+  for (size_t r = 0; r + 4 + sizeof(uint64_t) <= held_.size();) {
+    uint32_t len;
+    uint64_t ts;
+    memcpy(&len, &held_[r], sizeof len);
+    memcpy(&ts, &held_[r + 4], sizeof ts);
+    oldest = std::min(oldest, ts);
+    r += 4 + len;
+  }
+  uint64_t now = MonotonicNs();
+  if (oldest == UINT64_MAX || oldest + kSettleNs <= now) return 1;
+  return (oldest + kSettleNs - now) / 1000000 + 1;
+}
+
+// The most bytes any one ring buffer gave in the last read (a perf
 // buffer's: the whole batch, as if from one CPU).
 size_t Tracer::MostFromOneRing() const {
   if (rings_.empty()) return batch_.size();
@@ -481,6 +497,7 @@ void Tracer::OnLost(void* ctx, int, __u64 count) { static_cast<Tracer*>(ctx)->lo
 // Reads everything the buffer holds into batch_. False once torn down.
 bool Tracer::Consume() {
   if (rb_) {
+    for (auto& r : rings_) r->bytes = 0;
     bool merged = rings_.size() > 1;
     uint64_t cutoff = merged ? MonotonicNs() - kSettleNs : 0;
     batch_.insert(batch_.begin(), held_.begin(), held_.end());
@@ -532,10 +549,14 @@ void Tracer::OnTimer(uv_timer_t* handle) {
     self->Watch();  // quiet again: back to waking on the next sample
     return;
   }
-  // Wait as long as it takes this rate to fill a quarter of the buffer.
+  // Wait as long as it takes this rate to fill a quarter of the buffer;
+  // if this read found nothing new, only until the records held back are
+  // due (while records flow, the next read takes them anyway).
   uint64_t fill = bytes ? self->coalesce_ms_ * (self->capacity_ / 4) / bytes : kMaxCoalesceMs;
-  self->coalesce_ms_ = std::clamp(fill, kMinCoalesceMs, kMaxCoalesceMs);
-  uv_timer_start(self->timer_, OnTimer, self->coalesce_ms_, 0);
+  uint64_t wait = std::clamp(fill, kMinCoalesceMs, kMaxCoalesceMs);
+  if (bytes == 0 && !self->held_.empty()) wait = std::clamp<uint64_t>(self->MsUntilHeldDue(), 1, wait);
+  self->coalesce_ms_ = wait;
+  uv_timer_start(self->timer_, OnTimer, wait, 0);
 }
 
 // One call into JS per wakeup, with everything that wakeup brought.
@@ -558,7 +579,6 @@ bool Tracer::Deliver() {
   }
   if (!view.IsEmpty()) view.ArrayBuffer().Detach();
   batch_.clear();
-  for (auto& r : rings_) r->bytes = 0;
   return true;
 }
 

@@ -85,6 +85,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   bool Consume();
   void HoldBackRecent(uint64_t cutoff_ns);
   size_t MostFromOneRing() const;
+  uint64_t MsUntilHeldDue() const;
   static void OnLost(void* ctx, int cpu, __u64 count);
   static void OnEnvCleanup(void* arg);
   bool Deliver();
@@ -98,7 +99,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // ring's share of a batch is known (the fullest one sets the next wait).
   struct Ring {
     Tracer* tracer;
-    size_t bytes;  // read from it since the last delivery
+    size_t bytes;  // read from it in the last read
   };
   std::vector<std::unique_ptr<Ring>> rings_;
   std::vector<int> ring_fds_;        // per-CPU rings this tracer created
