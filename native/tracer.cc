@@ -328,9 +328,11 @@ Napi::Value Tracer::Attach(const Napi::CallbackInfo& info) {
 }
 
 // start(mapName, { pagesPerCpu, lostMap }, onEvents(batch: Buffer | null, lost: number))
-// reads a ring buffer map, or a perf event array with pagesPerCpu pages per
-// CPU. A ring buffer's losses are counted by the programs in lostMap (an
-// array whose entry 0 is a u64); a perf buffer reports its own.
+// reads a ring buffer map, an array of ring buffers (sized by perCpuRings
+// at open: one ring per CPU is made here, and each batch holds back its
+// newest records, see kSettleNs), or a perf event array with pagesPerCpu
+// pages per CPU. A ring buffer's losses are counted by the programs in
+// lostMap (an array whose entry 0 is a u64); a perf buffer reports its own.
 Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!obj_) throw Napi::Error::New(env, "tracer is closed");
