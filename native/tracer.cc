@@ -100,9 +100,12 @@ void Tracer::Open(Napi::Env env, const std::string& name, Napi::Object spec) {
   if (spec.Has("rodata")) SetRodata(env, spec.Get("rodata").As<Napi::Object>());
   SelectPrograms(env, spec.Get("programs").As<Napi::Array>());
   if (spec.Has("reuseMaps")) ReuseMaps(env, spec.Get("reuseMaps").As<Napi::Object>());
-  if (spec.Has("perfEventArrays")) MakePerfEventArrays(env, spec.Get("perfEventArrays").As<Napi::Array>());
+  if (spec.Has("perfEventArrays"))
+    RetypeMaps(env, spec.Get("perfEventArrays").As<Napi::Array>(), BPF_MAP_TYPE_PERF_EVENT_ARRAY, 0,
+               "a perf event array");
   if (spec.Has("perCpuRings")) SizePerCpuRings(env, spec.Get("perCpuRings").As<Napi::String>());
-  if (spec.Has("unusedMaps")) ShrinkUnusedMaps(env, spec.Get("unusedMaps").As<Napi::Array>());
+  if (spec.Has("unusedMaps"))
+    RetypeMaps(env, spec.Get("unusedMaps").As<Napi::Array>(), BPF_MAP_TYPE_ARRAY, 1, "a one-entry array");
 
   int err = bpf_object__load(obj_);
   if (err) ThrowBpfError(env, "load", err, "load BPF object " + name);
@@ -160,18 +163,24 @@ void Tracer::SelectPrograms(Napi::Env env, Napi::Array names) {
   if (!wanted.empty()) throw Napi::Error::New(env, "no BPF program named " + *wanted.begin());
 }
 
-// Ring buffer maps to create as perf event arrays (one ring per CPU), for
-// kernels older than BPF ring buffers (5.8). libbpf sizes them to the CPUs.
-void Tracer::MakePerfEventArrays(Napi::Env env, Napi::Array names) {
+// Each named map becomes a map of `type` with u32 keys and values and
+// max_entries entries (0: libbpf sizes it to the CPUs), before load:
+//  - ring buffers as perf event arrays (one ring per CPU), for kernels
+//    older than BPF ring buffers (5.8);
+//  - maps the programs will not touch in this mode (their branches are dead
+//    code) as one-entry arrays, which any kernel creates and which hold no
+//    ring buffer memory.
+void Tracer::RetypeMaps(Napi::Env env, Napi::Array names, unsigned type, uint32_t max_entries,
+                        const std::string& as) {
   for (uint32_t i = 0; i < names.Length(); i++) {
     std::string name = names.Get(i).As<Napi::String>();
     bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
     if (!map) throw Napi::Error::New(env, "no BPF map named " + name);
-    int err = bpf_map__set_type(map, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+    int err = bpf_map__set_type(map, static_cast<bpf_map_type>(type));
     if (!err) err = bpf_map__set_key_size(map, sizeof(__u32));
     if (!err) err = bpf_map__set_value_size(map, sizeof(__u32));
-    if (!err) err = bpf_map__set_max_entries(map, 0);
-    if (err) ThrowBpfError(env, "open", err, "make " + name + " a perf event array");
+    if (!err) err = bpf_map__set_max_entries(map, max_entries);
+    if (err) ThrowBpfError(env, "open", err, "make " + name + " " + as);
   }
 }
 
@@ -192,22 +201,6 @@ void Tracer::SizePerCpuRings(Napi::Env env, const std::string& name) {
   int err = bpf_map__set_max_entries(outer, cpus);
   if (err) ThrowBpfError(env, "open", err, "size " + name + " for " + std::to_string(cpus) + " CPUs");
   per_cpu_ring_bytes_ = bytes;
-}
-
-// Maps the programs will not touch in this mode (their branches are dead
-// code): each becomes a one-entry array, which any kernel creates, and
-// which holds no ring buffer memory.
-void Tracer::ShrinkUnusedMaps(Napi::Env env, Napi::Array names) {
-  for (uint32_t i = 0; i < names.Length(); i++) {
-    std::string name = names.Get(i).As<Napi::String>();
-    bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
-    if (!map) throw Napi::Error::New(env, "no BPF map named " + name);
-    int err = bpf_map__set_type(map, BPF_MAP_TYPE_ARRAY);
-    if (!err) err = bpf_map__set_key_size(map, sizeof(__u32));
-    if (!err) err = bpf_map__set_value_size(map, sizeof(__u32));
-    if (!err) err = bpf_map__set_max_entries(map, 1);
-    if (err) ThrowBpfError(env, "open", err, "shrink unused map " + name);
-  }
 }
 
 // Creates CPU N's ring buffer and puts it at entry N of outer; one reader

@@ -69,9 +69,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void SetRodata(Napi::Env env, Napi::Object values);
   void SelectPrograms(Napi::Env env, Napi::Array names);
   void ReuseMaps(Napi::Env env, Napi::Object pinned);
-  void MakePerfEventArrays(Napi::Env env, Napi::Array names);
+  void RetypeMaps(Napi::Env env, Napi::Array names, unsigned type, uint32_t max_entries, const std::string& as);
   void SizePerCpuRings(Napi::Env env, const std::string& name);
-  void ShrinkUnusedMaps(Napi::Env env, Napi::Array names);
   void OpenPerCpuRings(Napi::Env env, bpf_map* outer);
   void Teardown();
 
