@@ -16,7 +16,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "kernel.h"
-#include "tcpconnect.h"
+#include "records.h"
 
 /* Configuration, written by user space between open and load. */
 const volatile __u32 filter_pid = 0;		/* TGID; 0: every process */
@@ -27,8 +27,10 @@ const volatile __u8 filter_ports[PORT_BITMAP_BYTES] = {};	/* bit per port */
 const volatile __u8 filter_family = 0;		/* 4 or 6; 0: both */
 const volatile bool filter_cgroup = false;	/* --cgroupmap */
 const volatile bool filter_mntns = false;	/* --mntnsmap */
-/* Fields only some modes print: ts_ns and uid stay 0 without them. */
-const volatile bool want_ts = true;		/* -t, -d, or a perf buffer (sorted by time) */
+/* Fields only some modes need: ts_ns and uid stay 0 without them. Records
+ * are stamped when the tool prints time (-t, -d) or when the reader puts
+ * several rings' records in time order (src/events.ts decides which). */
+const volatile bool want_ts = true;
 const volatile bool want_uid = true;		/* -U */
 
 /*
@@ -58,10 +60,11 @@ struct {
  * where a kernel cannot hold ring buffers in a map (before 5.10), one ring
  * shared by every CPU. Either way the reader is woken only when it has
  * caught up: a burst costs one wakeup, not one per record. Kernels before
- * 5.8 have no ring buffer: there user space turns `events` into a perf
- * event array and clears use_ringbuf before load. The map a mode leaves
- * unused is made a one-entry array, and the verifier drops the unused
- * branches.
+ * 5.8 have no ring buffer: there `events` becomes a perf event array and
+ * use_ringbuf is cleared before load. The map a transport leaves unused is
+ * made a one-entry array, and the verifier drops the unused branches.
+ * src/events.ts chooses the transport; native/reader.cc shapes these maps
+ * for it and reads them.
  */
 const volatile bool use_ringbuf = true;
 const volatile bool per_cpu_rings = false;
@@ -71,7 +74,7 @@ struct {
 	__uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
 
-/* Entry N: CPU N's ring, created and put here by user space (native/tracer.cc),
+/* Entry N: CPU N's ring, created and put here by user space (native/reader.cc),
  * which divides the inner map's size among the CPUs. */
 struct events_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

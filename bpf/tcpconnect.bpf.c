@@ -2,7 +2,7 @@
 /*
  * tcpconnect: one event per active TCP connect, as bcc's tools/tcpconnect.py.
  *
- * Two ways in, one record out (struct event, bpf/tcpconnect.h):
+ * Two ways in, one record out (struct event, bpf/records.h):
  *  - kprobe + kretprobe on tcp_v4_connect / tcp_v6_connect, bcc's hook points,
  *    where the kernel has kprobes;
  *  - sock:inet_sock_set_state (CLOSE -> SYN_SENT, inside the same functions,
@@ -23,6 +23,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Connects, or DNS receives, in flight at once: entries of the maps that
+ * carry them from one hook to the next. */
+#define MAX_IN_FLIGHT 8192
+
 /* Configuration, written by user space between open and load. */
 const volatile bool defer_to_lport = false;	/* tracepoints with -L */
 const volatile bool do_count = false;		/* -c: count, send no events */
@@ -30,7 +34,7 @@ const volatile bool do_count = false;		/* -c: count, send no events */
 /* kprobe path: the sock a thread is connecting, from entry to return. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, MAX_IN_FLIGHT);
 	__type(key, __u32);			/* TID */
 	__type(value, struct sock *);
 } sockets SEC(".maps");
@@ -39,7 +43,7 @@ struct {
  * sock that never sends its SYN cannot fill the map. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, MAX_IN_FLIGHT);
 	__type(key, struct sock *);
 	__type(value, struct event);
 } pending SEC(".maps");
@@ -62,7 +66,7 @@ struct dns_recv {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, MAX_IN_FLIGHT);
 	__type(key, __u32);			/* TID */
 	__type(value, struct dns_recv);
 } dns_recvs SEC(".maps");
@@ -261,7 +265,7 @@ static __always_inline void flush_pending(void *ctx, struct sock *sk)
 	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	/* Stamped as it leaves, as a direct record is: rows from per-CPU rings
 	 * are put in order by their stamps, which must not predate the send
-	 * by more than the reader allows (native/tracer.cc, kSettleNs). And
+	 * by more than the reader allows (native/reader.cc, kSettleNs). And
 	 * the SYN is out now, where bcc's kretprobe stamps it too. */
 	if (want_ts)
 		ev->ts_ns = bpf_ktime_get_ns();

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Module init: the Tracer and RowWriter classes, and the record layouts of bpf/*.h, so that
-// TypeScript can check its decoders against the C definitions.
+// Module init: what the addon exports, and nothing else. The record layouts
+// and limits of bpf/records.h go out as numbers the compiler took from the
+// header, so that TypeScript reads records through them (src/records.ts)
+// and never restates one.
 #include <linux/types.h>
 #include <napi.h>
 
@@ -10,9 +12,11 @@
 #include <utility>
 
 #include "errors.h"
+#include "object.h"
+#include "probes.h"
+#include "reader.h"
+#include "batch.h"
 #include "rows.h"
-#include "tcpconnect.h"
-#include "tracer.h"
 
 namespace {
 
@@ -28,34 +32,38 @@ Napi::Object Layout(Napi::Env env, size_t size, std::initializer_list<std::pair<
 
 #define FIELD(type, field) std::pair<const char*, size_t>(#field, offsetof(type, field))
 
-Napi::Object EventLayout(Napi::Env env) {
+Napi::Object Records(Napi::Env env) {
   using E = struct event;
-  return Layout(env, sizeof(E),
-                {FIELD(E, ts_ns), FIELD(E, kind), FIELD(E, saddr), FIELD(E, daddr), FIELD(E, pid), FIELD(E, uid),
-                 FIELD(E, lport), FIELD(E, dport), FIELD(E, ip), FIELD(E, task)});
-}
-
-Napi::Object DnsEventLayout(Napi::Env env) {
   using D = struct dns_event;
-  return Layout(env, sizeof(D), {FIELD(D, ts_ns), FIELD(D, kind), FIELD(D, len), FIELD(D, payload)});
+  using K4 = struct ipv4_flow_key;
+  using K6 = struct ipv6_flow_key;
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("event", Layout(env, sizeof(E),
+                        {FIELD(E, ts_ns), FIELD(E, kind), FIELD(E, pid), FIELD(E, uid), FIELD(E, lport),
+                         FIELD(E, dport), FIELD(E, saddr), FIELD(E, daddr), FIELD(E, ip), FIELD(E, task)}));
+  r.Set("dnsEvent", Layout(env, sizeof(D), {FIELD(D, ts_ns), FIELD(D, kind), FIELD(D, len), FIELD(D, payload)}));
+  r.Set("ipv4FlowKey", Layout(env, sizeof(K4), {FIELD(K4, saddr), FIELD(K4, daddr), FIELD(K4, dport)}));
+  r.Set("ipv6FlowKey", Layout(env, sizeof(K6), {FIELD(K6, saddr), FIELD(K6, daddr), FIELD(K6, dport)}));
+  r.Set("frameBytes", Napi::Number::New(env, kFrameBytes));
+  r.Set("recordConnect", Napi::Number::New(env, RECORD_CONNECT));
+  r.Set("recordDns", Napi::Number::New(env, RECORD_DNS));
+  r.Set("taskCommLen", Napi::Number::New(env, TASK_COMM_LEN));
+  r.Set("dnsMaxPayload", Napi::Number::New(env, DNS_MAX_PAYLOAD));
+  r.Set("countMapEntries", Napi::Number::New(env, COUNT_MAP_ENTRIES));
+  r.Set("portBitmapBytes", Napi::Number::New(env, PORT_BITMAP_BYTES));
+  return r;
 }
-
-#define FLOW_KEY(env, type) Layout(env, sizeof(type), {FIELD(type, saddr), FIELD(type, daddr), FIELD(type, dport)})
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CaptureLibbpfLog();
   exports.Set("Tracer", Tracer::Define(env));
   exports.Set("RowWriter", RowWriter::Define(env));
-  exports.Set("pinnedMapInfo", Napi::Function::New(env, PinnedMapInfo, "pinnedMapInfo"));
+  exports.Set("addressText", Napi::Function::New(env, AddressText, "addressText"));
   exports.Set("ringBufferSupported", Napi::Function::New(env, RingBufferSupported, "ringBufferSupported"));
   exports.Set("perCpuRingsSupported", Napi::Function::New(env, PerCpuRingsSupported, "perCpuRingsSupported"));
-  Napi::Object layouts = Napi::Object::New(env);
-  layouts.Set("tcpconnectEvent", EventLayout(env));
-  layouts.Set("dnsEvent", DnsEventLayout(env));
-  layouts.Set("ipv4FlowKey", FLOW_KEY(env, struct ipv4_flow_key));
-  layouts.Set("ipv6FlowKey", FLOW_KEY(env, struct ipv6_flow_key));
-  exports.Set("layouts", layouts);
-  exports.Set("portBitmapBytes", Napi::Number::New(env, PORT_BITMAP_BYTES));
+  exports.Set("pinnedMapInfo", Napi::Function::New(env, PinnedMapInfo, "pinnedMapInfo"));
+  exports.Set("collate", Napi::Function::New(env, Collate, "collate"));
+  exports.Set("records", Records(env));
   return exports;
 }
 

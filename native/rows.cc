@@ -11,7 +11,7 @@
 #include <ctime>
 #include <vector>
 
-#include "tcpconnect.h"
+#include "batch.h"
 
 namespace {
 
@@ -27,12 +27,6 @@ constexpr FieldName kFields[] = {
     {"saddr", 's', 46},    {"daddr", 's', 46}, {"lport", 'd', 20},           {"dport", 'd', 20},
     {"seconds", 'f', 64},  {"clock", 's', 15}, {"suffix", 's', 0},
 };
-
-uint32_t ReadU32(const uint8_t* p) {
-  uint32_t v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // n bytes from s to at, returning at + n. A row is a dozen copies of 1 to
 // 16 bytes: done here with a few fixed-size moves (two overlapping ones
@@ -62,32 +56,6 @@ inline char* Put(char* at, const char* s, size_t n) {
 // bcc's ts_us: whole microseconds of bpf_ktime_get_ns().
 uint64_t Micros(const event& e) { return e.ts_ns / 1000; }
 
-struct Located {
-  uint64_t ts_ns;
-  size_t off;
-  uint32_t seq;  // among the batch's connect records, in batch order
-};
-
-// Into time order, stably (records of the same nanosecond keep the
-// kernel's order). A batch is a few ascending runs, one per CPU's ring, so
-// the runs are found and merged pairwise: O(n log runs), not a full sort.
-void MergeRuns(std::vector<Located>& rows) {
-  auto earlier = [](const Located& a, const Located& b) { return a.ts_ns < b.ts_ns; };
-  std::vector<size_t> starts{0};
-  for (size_t i = 1; i < rows.size(); i++)
-    if (rows[i].ts_ns < rows[i - 1].ts_ns) starts.push_back(i);
-  while (starts.size() > 1) {
-    std::vector<size_t> merged;
-    for (size_t k = 0; k < starts.size(); k += 2) {
-      merged.push_back(starts[k]);
-      if (k + 1 == starts.size()) break;
-      size_t end = k + 2 < starts.size() ? starts[k + 2] : rows.size();
-      std::inplace_merge(rows.begin() + starts[k], rows.begin() + starts[k + 1], rows.begin() + end, earlier);
-    }
-    starts.swap(merged);
-  }
-}
-
 // Dotted decimal, as inet_ntop(AF_INET) writes it (which goes through
 // sprintf: most of a row's cost). Returns the length.
 size_t FormatIPv4(const uint8_t* a, char* out) {
@@ -100,6 +68,14 @@ size_t FormatIPv4(const uint8_t* a, char* out) {
     if (i < 3) *q++ = '.';
   }
   return q - out;
+}
+
+// An address as the rows print it: IPv4 dotted, IPv6 as glibc's inet_ntop
+// (RFC 5952). Returns the length.
+size_t FormatAddress(uint8_t ip, const uint8_t* a, char (&out)[INET6_ADDRSTRLEN]) {
+  if (ip == 4) return FormatIPv4(a, out);
+  inet_ntop(AF_INET6, a, out, sizeof out);
+  return strlen(out);
 }
 
 // HH:MM:SS of the local wall clock at nowMs, as Python's strftime("%H:%M:%S").
@@ -227,13 +203,7 @@ void RowWriter::WriteFields(const event& e, const std::string& suffix, const cha
         break;
       case Field::kSaddr:
       case Field::kDaddr: {
-        const __u8* a = p.field == Field::kSaddr ? e.saddr : e.daddr;
-        if (e.ip == 4) {
-          Str(p, addr, FormatIPv4(a, addr));
-        } else {
-          inet_ntop(AF_INET6, a, addr, sizeof addr);  // glibc's text, RFC 5952
-          Str(p, addr, strlen(addr));
-        }
+        Str(p, addr, FormatAddress(e.ip, p.field == Field::kSaddr ? e.saddr : e.daddr, addr));
         break;
       }
       case Field::kLport:
@@ -280,43 +250,13 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
   char clock[16];
   WallClock(info[1].As<Napi::Number>().DoubleValue(), clock);
 
-  // The same rules as src/decode.ts's decodeBatch.
-  std::vector<Located> rows;
-  rows.reserve(size / (4 + sizeof(event)) + 1);
-  uint32_t malformed = 0;
-  bool ordered = true;
-  size_t off = 0;
-  while (off + 4 <= size) {
-    uint32_t len = ReadU32(data + off);
-    off += 4;
-    if (len > size - off) {
-      malformed++;
-      off = size;
-      break;
-    }
-    uint32_t kind = len >= offsetof(dns_event, payload) ? ReadU32(data + off + offsetof(event, kind)) : 0;
-    if (kind == RECORD_CONNECT && len >= sizeof(event)) {
-      event e;
-      memcpy(&e, data + off, sizeof e);
-      if (!rows.empty() && e.ts_ns < rows.back().ts_ns) ordered = false;
-      rows.push_back({e.ts_ns, off, static_cast<uint32_t>(rows.size())});
-    } else if (kind == RECORD_DNS) {
-      uint32_t n = ReadU32(data + off + offsetof(dns_event, len));
-      if (n > DNS_MAX_PAYLOAD || offsetof(dns_event, payload) + n > len) malformed++;
-    } else {
-      malformed++;
-    }
-    off += len;
-  }
-  if (off < size) malformed++;
-  // Per-CPU rings (and a perf buffer) give a batch one CPU's records after
-  // another's.
-  if (!ordered) MergeRuns(rows);
-
   bool suffixed = info.Length() > 2 && info[2].IsArray();
   Napi::Array suffixes = suffixed ? info[2].As<Napi::Array>() : Napi::Array();
-  if (suffixed && suffixes.Length() != rows.size())
-    throw Napi::RangeError::New(env, "expected a suffix for each of the " + std::to_string(rows.size()) +
+  uint32_t connects = 0;
+  if (suffixed)
+    for (RecordCursor c(data, size); c.Next();) connects += c.kind() == RECORD_CONNECT;
+  if (suffixed && suffixes.Length() != connects)
+    throw Napi::RangeError::New(env, "expected a suffix for each of the " + std::to_string(connects) +
                                          " connect records, got " + std::to_string(suffixes.Length()));
   std::string suffix;
   at_ = nullptr;
@@ -324,15 +264,18 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
   if (repeatable_ && !look_up_ && ++batches_ % 8 == 0) look_up_ = true;  // and now and then again
   found_ = written_ = 0;
   looking_ = look_up_ && !suffixed;  // a suffix (-d's QUERY) is not in the record
-  for (const Located& r : rows) {
+  uint32_t n_row = 0;
+  for (RecordCursor c(data, size); c.Next();) {
+    // -d's answers are read by TypeScript. (The size is the reader's to
+    // check; a batch from anywhere else must not make this read past it.)
+    if (c.kind() != RECORD_CONNECT || c.size() < sizeof(event)) continue;
     event e;
-    memcpy(&e, data + r.off, sizeof e);
-    if (suffixed) Latin1(suffixes.Get(r.seq), suffix);
+    memcpy(&e, c.data(), sizeof e);
+    if (suffixed) Latin1(suffixes.Get(n_row++), suffix);
     Write(e, suffix, clock);
     *at_++ = '\n';
   }
   size_t n = at_ ? at_ - out_->data() : 0;
-  Napi::Object result = Napi::Object::New(env);
   // Lent, not copied: the text is out_ itself until the next format() call,
   // which detaches it first. The Buffer holds out_, so that it cannot
   // outlive the memory even if this writer is collected first.
@@ -340,9 +283,7 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
   auto text = Napi::Buffer<char>::New(
       env, out_->data(), n, [](Napi::Env, char*, std::shared_ptr<std::string>* h) { delete h; }, hold);
   lent_ = Napi::Weak(text);
-  result.Set("text", text);
-  result.Set("malformed", Napi::Number::New(env, malformed));
-  return result;
+  return text;
 }
 
 // A JS string's latin1 bytes (one per char, as the rows), or its text for anything else.
@@ -354,4 +295,14 @@ void RowWriter::Latin1(Napi::Value v, std::string& out) {
   out.resize(n + 1);
   napi_get_value_string_latin1(env, text, out.data(), n + 1, &n);
   out.resize(n);
+}
+
+Napi::Value AddressText(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "expected (bytes)");
+  auto bytes = info[0].As<Napi::Buffer<uint8_t>>();
+  if (bytes.Length() != 4 && bytes.Length() != 16) throw Napi::RangeError::New(env, "expected 4 or 16 bytes");
+  char text[INET6_ADDRSTRLEN];
+  size_t n = FormatAddress(bytes.Length() == 4 ? 4 : 6, bytes.Data(), text);
+  return Napi::String::New(env, text, n);
 }

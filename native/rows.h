@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// RowWriter: struct event records (bpf/tcpconnect.h) -> the rows a tool
-// prints. What a row looks like is not decided here: src/format.ts turns
+// RowWriter: the connect records of a batch (records.h; in time order
+// already) -> the rows a tool prints. What a row looks like is not decided here: src/format.ts turns
 // bcc's printf formats into pieces (literal text, or one record field with
 // its printf conversion), and this only follows them. It is the per-row
 // work of a trace, so it runs in C: no JS call, string or object per row.
@@ -35,12 +35,11 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
     std::string text;  // kText's
   };
 
-  // format(batch, nowMs, suffixes?) -> { text: Buffer, malformed: number }:
-  // a row and a newline for every connect record of a batch (u32 length,
-  // record; ...), in time order. DNS answers are left out; anything else is
-  // counted. suffixes, one per connect record in batch order, fill the
-  // 'suffix' field (-d's QUERY); without them it is empty. text is lent:
-  // it reads as empty after the next call.
+  // format(batch, nowMs, suffixes?) -> text: Buffer: a row and a
+  // newline for every connect record of a batch, in batch order. DNS
+  // answers are left out. suffixes, one per connect record, fill the
+  // 'suffix' field (-d's QUERY); without them it is empty. The text is
+  // lent: it reads as empty after the next call.
   Napi::Value Format(const Napi::CallbackInfo& info);
 
   static void Latin1(Napi::Value v, std::string& out);
@@ -78,3 +77,7 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   size_t found_ = 0, written_ = 0;  // in the current batch
   uint64_t start_us_ = 0;
 };
+
+// addressText(bytes) -> the text of a 4-byte (IPv4) or 16-byte (IPv6)
+// address, exactly as the rows print it.
+Napi::Value AddressText(const Napi::CallbackInfo& info);

@@ -17,14 +17,14 @@ const MAP_TYPES = [
   'cgroup_array', 'lru_hash', 'lru_percpu_hash', 'lpm_trie', 'array_of_maps', 'hash_of_maps',
 ];
 
-export interface FilterMap {
+interface FilterMap {
   flag: '--cgroupmap' | '--mntnsmap';
   path: string;
   /** what its keys are, for the message */
   keys: string;
 }
 
-export function checkFilterMap(tool: string, native: NativeBinding, map: FilterMap): void {
+function checkFilterMap(tool: string, native: NativeBinding, map: FilterMap): void {
   const where = `${tool}: ${map.flag} ${map.path}`;
   let st: fs.StatsFs;
   try {

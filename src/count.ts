@@ -1,15 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // -c: the kernel's per-flow counts (maps ipv4_count and ipv6_count, keyed by
-// struct ipv4_flow_key / ipv6_flow_key of bpf/tcpconnect.h, a u64 per CPU)
-// -> sorted rows.
+// struct ipv4_flow_key / ipv6_flow_key of bpf/records.h, a u64 per CPU)
+// -> sorted rows, with the addresses as the rows print them.
 
-import { formatAddress } from './inet.js';
-
-export const FLOW_KEY_LAYOUT = {
-  ipv4: { size: 12, offsets: { saddr: 0, daddr: 4, dport: 8 } },
-  ipv6: { size: 40, offsets: { saddr: 0, daddr: 16, dport: 32 } },
-} as const;
+import type { NativeBinding } from './native.js';
 
 export interface FlowCount {
   saddr: string;
@@ -29,8 +24,12 @@ function perCpuSum(value: Buffer): bigint {
  * Highest count first, as bcc sorts. bcc leaves ties in hash order; here
  * they are in key order (addresses, then port), so a table is reproducible.
  */
-export function decodeCounts(entries: Array<[Buffer, Buffer]>, ip: 4 | 6): FlowCount[] {
-  const layout = ip === 4 ? FLOW_KEY_LAYOUT.ipv4 : FLOW_KEY_LAYOUT.ipv6;
+export function decodeCounts(
+  native: Pick<NativeBinding, 'records' | 'addressText'>,
+  entries: Array<[Buffer, Buffer]>,
+  ip: 4 | 6,
+): FlowCount[] {
+  const layout = ip === 4 ? native.records.ipv4FlowKey : native.records.ipv6FlowKey;
   const addrLen = ip === 4 ? 4 : 16;
   const { saddr, daddr, dport } = layout.offsets;
   return entries
@@ -38,8 +37,8 @@ export function decodeCounts(entries: Array<[Buffer, Buffer]>, ip: 4 | 6): FlowC
     .map(([key, value]) => ({ key, count: perCpuSum(value) }))
     .sort((a, b) => (a.count !== b.count ? (a.count > b.count ? -1 : 1) : Buffer.compare(a.key, b.key)))
     .map(({ key, count }) => ({
-      saddr: formatAddress(ip, key.subarray(saddr, saddr + addrLen)),
-      daddr: formatAddress(ip, key.subarray(daddr, daddr + addrLen)),
+      saddr: native.addressText(key.subarray(saddr, saddr + addrLen)),
+      daddr: native.addressText(key.subarray(daddr, daddr + addrLen)),
       dport: key.readUInt16LE(dport),
       count,
     }));

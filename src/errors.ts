@@ -12,7 +12,7 @@ export class FatalError extends Error {
 }
 
 // What the native layer attaches to the errors it throws.
-export interface BpfErrorData {
+interface BpfErrorData {
   op?: string;
   errno?: number;
   log?: string;

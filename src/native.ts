@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { FatalError } from './errors.js';
+import type { Transport } from './events.js';
 
 export interface TracerSpec {
   /** rodata variable name -> its bytes (exactly the variable's size) */
@@ -17,30 +18,19 @@ export interface TracerSpec {
   programs: string[];
   /** map name -> path of a pinned map to use in its place */
   reuseMaps?: Record<string, string>;
-  /** ring buffer maps to create as perf event arrays (kernels before 5.8) */
-  perfEventArrays?: string[];
-  /** an array of ring buffers to make one entry per CPU (start() fills it) */
-  perCpuRings?: string;
-  /** maps the programs will not use in this mode: made one-entry arrays */
-  unusedMaps?: string[];
-}
-
-export interface StartOptions {
-  /** a perf event array's pages per CPU */
-  pagesPerCpu: number;
-  /** a ring buffer's loss counter: an array map whose entry 0 is a u64 */
-  lostMap?: string;
+  /** how records come up (src/events.ts chooses) */
+  transport: Transport;
 }
 
 export interface NativeTracer {
   /** Attaches every program named, or none of them (throws). */
   attach(programs: string[]): void;
   /**
-   * Reads the ring buffer, the array of per-CPU ring buffers, or the perf
-   * event array `map`; one call per read. The
-   * batch is lent: it reads as empty once onEvents returns.
+   * Reads the records, one call per read with a batch in time order (or
+   * null), and what was lost or malformed since the last call. The batch
+   * is lent: it reads as empty once onEvents returns.
    */
-  start(map: string, options: StartOptions, onEvents: (batch: Buffer | null, lost: number) => void): void;
+  start(onEvents: (batch: Buffer | null, lost: number, malformed: number) => void): void;
   /** Every entry of a map, as [key, value]; a per-CPU map's value holds every CPU's, each 8-byte aligned. */
   readMap(map: string): Array<[Buffer, Buffer]>;
   /** Detaches and unloads everything; idempotent. */
@@ -61,34 +51,48 @@ export type RowPiece =
 
 export interface NativeRowWriter {
   /**
-   * A row and a newline for every connect record of a batch, in time order;
-   * DNS answers left out, anything else counted as malformed. suffixes: one
-   * per connect record, in batch order, for the 'suffix' field (else '').
-   * text is lent: it reads as empty after the next format() call.
+   * A row and a newline for every connect record of a batch, in batch
+   * order; DNS answers left out. suffixes: one per connect record, for the
+   * 'suffix' field (else ''). The text is lent: it reads as empty after the
+   * next format() call.
    */
-  format(batch: Buffer, nowMs: number, suffixes?: string[]): { text: Buffer; malformed: number };
+  format(batch: Buffer, nowMs: number, suffixes?: string[]): Buffer;
 }
 
-export interface RecordLayout {
+interface RecordLayout<F extends string> {
   size: number;
-  offsets: Record<string, number>;
+  offsets: Record<F, number>;
+}
+
+/** bpf/records.h, as the compiler laid it out. */
+export interface NativeRecords {
+  event: RecordLayout<'ts_ns' | 'kind' | 'pid' | 'uid' | 'lport' | 'dport' | 'saddr' | 'daddr' | 'ip' | 'task'>;
+  dnsEvent: RecordLayout<'ts_ns' | 'kind' | 'len' | 'payload'>;
+  ipv4FlowKey: RecordLayout<'saddr' | 'daddr' | 'dport'>;
+  ipv6FlowKey: RecordLayout<'saddr' | 'daddr' | 'dport'>;
+  /** a batch's records are each this u32 length, then the record */
+  frameBytes: number;
+  recordConnect: number;
+  recordDns: number;
+  taskCommLen: number;
+  dnsMaxPayload: number;
+  countMapEntries: number;
+  portBitmapBytes: number;
 }
 
 export interface NativeBinding {
   Tracer: new (object: string, spec: TracerSpec) => NativeTracer;
   RowWriter: new (pieces: RowPiece[]) => NativeRowWriter;
-  layouts: {
-    tcpconnectEvent: RecordLayout;
-    dnsEvent: RecordLayout;
-    ipv4FlowKey: RecordLayout;
-    ipv6FlowKey: RecordLayout;
-  };
-  portBitmapBytes: number;
+  records: NativeRecords;
+  /** a 4-byte (IPv4) or 16-byte (IPv6) address as the rows print it */
+  addressText(bytes: Uint8Array): string;
   /** whether the kernel has BPF ring buffers (5.8+) */
   ringBufferSupported(): boolean;
   /** whether it can hold ring buffers in a map, one per CPU (5.10+) */
   perCpuRingsSupported(): boolean;
-  pinnedMapInfo(path: string): { isMap: boolean; type?: number; keySize?: number; valueSize?: number; maxEntries?: number };
+  pinnedMapInfo(path: string): { isMap: boolean; type?: number; keySize?: number };
+  /** The reader's ordering of records read as these runs (one per ring): for tests. */
+  collate(runs: Buffer[][], cutoffNs: bigint): { batch: Buffer; held: Buffer; malformed: number };
 }
 
 /**

@@ -4,8 +4,9 @@
 // %[-][width][.precision](s|d|f) and %%. Text is latin1 "byte strings" (one
 // byte per char code, as Python's b"%-12.12s"), so widths count bytes.
 //
-// Headers and -c's table are printed with sprintf. Rows are printed by the
-// addon (native/rows.cc) from the same formats, cut into pieces here.
+// Formats are cut into pieces here (parseFormat): rows are printed by the
+// addon (native/rows.cc) from those pieces. Headers and -c's table, which
+// print text and integers only, are printed here with sprintf.
 
 const SPEC = /%(-?)(\d*)(?:\.(\d+))?([sdf%])/g;
 
@@ -36,24 +37,15 @@ export function parseFormat(format: string): FormatPiece[] {
   return pieces;
 }
 
-function pad(text: string, width: number, left: boolean): string {
-  return left ? text.padEnd(width) : text.padStart(width);
-}
-
 function convert(p: Exclude<FormatPiece, { text: string }>, arg: PrintfArg): string {
-  switch (p.conv) {
-    case 's': {
-      const text = String(arg);
-      return pad(p.precision >= 0 ? text.slice(0, p.precision) : text, p.width, p.left);
-    }
-    case 'd':
-      return pad(typeof arg === 'bigint' ? arg.toString() : Math.trunc(Number(arg)).toString(), p.width, p.left);
-    default:
-      return pad(toFixedHalfEven(Number(arg), p.precision < 0 ? 6 : p.precision), p.width, p.left);
-  }
+  if (p.conv === 'f') throw new Error('sprintf: %f is printed by the rows (native/rows.cc), not here');
+  const text =
+    p.conv === 's' ? String(arg) : typeof arg === 'bigint' ? arg.toString() : Math.trunc(Number(arg)).toString();
+  const cut = p.conv === 's' && p.precision >= 0 ? text.slice(0, p.precision) : text;
+  return p.left ? cut.padEnd(p.width) : cut.padStart(p.width);
 }
 
-/** Python's `format % args`, for the formats above. */
+/** Python's `format % args`, for %s and %d. */
 export function sprintf(format: string, ...args: PrintfArg[]): string {
   let n = 0;
   let out = '';
@@ -66,23 +58,4 @@ export function sprintf(format: string, ...args: PrintfArg[]): string {
     out += convert(p, args[n++]);
   }
   return out;
-}
-
-// Python (and glibc) round the exact binary value, ties to even; JavaScript's
-// toFixed breaks exact ties upwards. Exact ties at 3 decimals are the odd
-// multiples of 1/16 (0.0625, 0.1875, …); other precisions use toFixed as is,
-// which agrees everywhere but on exact ties.
-function toFixedHalfEven(x: number, digits: number): string {
-  const fixed = x.toFixed(digits);
-  if (digits !== 3 || !Number.isFinite(x)) return fixed;
-  const sixteenths = Math.abs(x) * 16;
-  if (!Number.isInteger(sixteenths) || sixteenths % 2 === 0) return fixed;
-  // x = ±m/16 with m odd: ten-thousandths end in 5, round the thousandths to even.
-  const tenThousandths = sixteenths * 625;
-  let thousandths = Math.floor(tenThousandths / 10);
-  if (thousandths % 2 === 1) thousandths += 1;
-  const sign = x < 0 ? '-' : '';
-  const whole = Math.floor(thousandths / 1000);
-  const frac = String(thousandths % 1000).padStart(3, '0');
-  return `${sign}${whole}.${frac}`;
 }

@@ -1,15 +1,63 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// tcpaccept as a function: argv in, rows out, exit code back. The same
-// addon, record, decoder and plumbing as tcpconnect; its own object
-// (bpf/tcpaccept.bpf.c), flags and columns.
+// tcpaccept: bcc's tools/tcpaccept.py flags and help, its attach plan
+// (bpf/tcpaccept.bpf.c), and its run: a row per accept. The record and the
+// rest of the plumbing are tcpconnect's.
 
+import { COMMON_OPTIONS, type CommonOptions, type Parsed, commonOptions, parseOptions } from './cli/args.js';
+import { type OptionDoc, help, usage } from './cli/help.js';
+import { type AttachPlan, commonRodata, flag, openAndAttach, preflight } from './attach.js';
 import { containerFilters } from './containers.js';
+import { chooseTransport, streamRows } from './events.js';
 import { acceptHeader, acceptRowParts, rowPieces } from './format.js';
 import type { NativeBinding } from './native.js';
-import { openAndAttach, type AttachPlan } from './session.js';
-import { PROG, USAGE, parseArgs, type TcpacceptOptions } from './tcpaccept-cli.js';
-import { commonRodata, flag, preflight, runTool, streamRows, traceUntilStopped, type Io, type Tool } from './tool.js';
+import { type Io, type Tool, runTool, traceUntilStopped } from './run.js';
+
+export const PROG = 'tcpaccept';
+const DESCRIPTION = 'Trace TCP accepts';
+
+const EPILOG = `examples:
+    ./tcpaccept           # trace all TCP accept()s
+    ./tcpaccept -t        # include timestamps
+    ./tcpaccept -P 80,81  # only trace port 80 and 81
+    ./tcpaccept -p 181    # only trace PID 181
+    ./tcpaccept --cgroupmap mappath  # only trace cgroups in this BPF map
+    ./tcpaccept --mntnsmap mappath   # only trace mount namespaces in the map
+    ./tcpaccept -4        # trace IPv4 family
+    ./tcpaccept -6        # trace IPv6 family`;
+
+export const OPTIONS: OptionDoc[] = [
+  { short: '-T', long: '--time', help: 'include time column on output (HH:MM:SS)' },
+  { short: '-t', long: '--timestamp', help: 'include timestamp on output' },
+  COMMON_OPTIONS.pid,
+  { short: '-P', long: '--port', metavar: 'PORT', help: 'comma-separated list of local ports to trace' },
+  COMMON_OPTIONS.ipv4,
+  COMMON_OPTIONS.ipv6,
+  COMMON_OPTIONS.cgroupmap,
+  COMMON_OPTIONS.mntnsmap,
+  COMMON_OPTIONS.attach,
+];
+
+export interface TcpacceptOptions extends CommonOptions {
+  time: boolean;
+  timestamp: boolean;
+}
+
+export const USAGE = usage(PROG, OPTIONS);
+export const HELP = help(PROG, DESCRIPTION, OPTIONS, EPILOG);
+
+export function parseArgs(argv: string[]): Parsed<TcpacceptOptions> {
+  const o = parseOptions(PROG, OPTIONS, argv);
+  if (o === 'help') return { kind: 'help', text: HELP };
+  return {
+    kind: 'run',
+    options: {
+      ...commonOptions(o),
+      time: Boolean(o.time),
+      timestamp: Boolean(o.timestamp),
+    },
+  };
+}
 
 export function attachPlan(
   opts: TcpacceptOptions,
@@ -20,8 +68,7 @@ export function attachPlan(
     tool: PROG,
     object: 'tcpaccept',
     rodata: {
-      ...commonRodata(opts, native.portBitmapBytes),
-      want_ts: flag(opts.timestamp),
+      ...commonRodata(opts, native.records.portBitmapBytes),
       want_uid: flag(false), // no UID column
       ...containers.rodata,
     },
@@ -40,9 +87,10 @@ async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const native = preflight(PROG, io);
   const containers = containerFilters(PROG, native, opts);
   const rows = new native.RowWriter(rowPieces(acceptRowParts(opts)));
-  const attached = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
+  const transport = chooseTransport(native, { ordered: false, stamped: opts.timestamp }, io.transportCap());
+  const attached = openAndAttach(native, attachPlan(opts, native, containers), transport, io.kprobesAvailable());
   return traceUntilStopped(io, attached, (tracer) => {
-    streamRows(PROG, tracer, attached.eventsMap, io, rows);
+    streamRows(PROG, tracer, io, rows);
     return `${acceptHeader(opts)}\n`; // bcc's tcpaccept has no banner
   });
 }

@@ -1,53 +1,117 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// tcpconnect as a function: argv in, rows out, exit code back (the shared
-// plumbing is in tool.ts).
+// tcpconnect: bcc's flags and help, its attach plan (which programs of
+// bpf/tcpconnect.bpf.c, with what rodata), and its run: a row per connect,
+// or -c's table at the end.
 
-import { PROG, USAGE, parseArgs, type TcpconnectOptions } from './cli.js';
+import { COMMON_OPTIONS, type CommonOptions, type Parsed, commonOptions, given, parseOptions } from './cli/args.js';
+import { type OptionDoc, help, usage } from './cli/help.js';
+import { parseUid } from './cli/values.js';
+import { type AttachPlan, commonRodata, flag, openAndAttach, preflight, u32 } from './attach.js';
 import { containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
-import { decodeBatch } from './decode.js';
-import type { DnsCache } from './dns.js';
+import { UsageError } from './errors.js';
+import { chooseTransport, streamRows } from './events.js';
 import { BANNER, countTable, header, rowParts, rowPieces } from './format.js';
 import type { NativeBinding, NativeTracer } from './native.js';
-import { openAndAttach, type AttachPlan } from './session.js';
-import {
-  commonRodata, flag, preflight, runTool, streamRows, traceUntilStopped, u32, type Io, type Tool,
-} from './tool.js';
+import { type Io, type Tool, runTool, traceUntilStopped } from './run.js';
 
-/** COUNT_MAP_ENTRIES of bpf/tcpconnect.h, for the message when a map fills. */
-const COUNT_MAP_ENTRIES = 65536;
+export const PROG = 'tcpconnect';
+const DESCRIPTION = 'Trace TCP connects';
 
-/** tcpconnect's rodata; --cgroupmap/--mntnsmap's come from containerFilters(). */
-export function rodata(opts: TcpconnectOptions, portBitmapBytes: number): Record<string, Buffer> {
+// bcc's epilog, for the flags this tool accepts.
+const EPILOG = `examples:
+    ./tcpconnect           # trace all TCP connect()s
+    ./tcpconnect -t        # include timestamps
+    ./tcpconnect -d        # include DNS queries associated with connects
+    ./tcpconnect -p 181    # only trace PID 181
+    ./tcpconnect -P 80     # only trace port 80
+    ./tcpconnect -P 80,81  # only trace port 80 and 81
+    ./tcpconnect -4        # only trace IPv4 family
+    ./tcpconnect -6        # only trace IPv6 family
+    ./tcpconnect -U        # include UID
+    ./tcpconnect -u 1000   # only trace UID 1000
+    ./tcpconnect -c        # count connects per src ip and dest ip/port
+    ./tcpconnect -L        # include LPORT while printing outputs
+    ./tcpconnect --cgroupmap mappath  # only trace cgroups in this BPF map
+    ./tcpconnect --mntnsmap mappath   # only trace mount namespaces in the map`;
+
+export const OPTIONS: OptionDoc[] = [
+  { short: '-t', long: '--timestamp', help: 'include timestamp on output' },
+  COMMON_OPTIONS.pid,
+  { short: '-P', long: '--port', metavar: 'PORT', help: 'comma-separated list of destination ports to trace.' },
+  COMMON_OPTIONS.ipv4,
+  COMMON_OPTIONS.ipv6,
+  { short: '-L', long: '--lport', help: 'include LPORT on output' },
+  { short: '-U', long: '--print-uid', help: 'include UID on output' },
+  { short: '-u', long: '--uid', metavar: 'UID', help: 'trace this UID only' },
+  { short: '-c', long: '--count', help: 'count connects per src ip and dest ip/port' },
+  COMMON_OPTIONS.cgroupmap,
+  COMMON_OPTIONS.mntnsmap,
+  { short: '-d', long: '--dns', help: 'include likely DNS query associated with each connect' },
+  COMMON_OPTIONS.attach,
+];
+
+export interface TcpconnectOptions extends CommonOptions {
+  timestamp: boolean;
+  lport: boolean;
+  printUid: boolean;
+  uid?: number;
+  count: boolean;
+  dns: boolean;
+}
+
+export const USAGE = usage(PROG, OPTIONS);
+export const HELP = help(PROG, DESCRIPTION, OPTIONS, EPILOG);
+
+/** Parses argv (without node and script); throws UsageError. */
+export function parseArgs(argv: string[]): Parsed<TcpconnectOptions> {
+  const o = parseOptions(PROG, OPTIONS, argv);
+  if (o === 'help') return { kind: 'help', text: HELP };
+  // bcc's words; bcc then exits 0, a usage error is what users expect.
+  if (o.count && o.dns) throw new UsageError('you may not specify -d/--dns with -c/--count');
+  const uid = given(o.uid);
   return {
-    ...commonRodata(opts, portBitmapBytes),
-    filter_uid_on: flag(opts.uid !== undefined),
-    filter_uid: u32(opts.uid ?? 0),
-    // -c ignores -L (as bcc): counts need no local port, so nothing waits for it.
-    defer_to_lport: flag(opts.lport && !opts.count),
-    do_count: flag(opts.count),
-    // Helper calls saved where nothing prints their fields.
-    want_ts: flag(opts.timestamp || opts.dns), // -d: how long after its answer
-    want_uid: flag(opts.printUid),
+    kind: 'run',
+    options: {
+      ...commonOptions(o),
+      timestamp: Boolean(o.timestamp),
+      lport: Boolean(o.lport),
+      printUid: Boolean(o.printUid),
+      uid: uid === undefined ? undefined : parseUid(uid),
+      count: Boolean(o.count),
+      dns: Boolean(o.dns),
+    },
   };
 }
 
+/** Which programs, with what rodata; --cgroupmap/--mntnsmap's come from containerFilters(). */
 export function attachPlan(
   opts: TcpconnectOptions,
   native: NativeBinding,
   containers: ReturnType<typeof containerFilters> = { rodata: {}, reuseMaps: {} },
 ): AttachPlan {
+  // -c ignores -L (as bcc): counts need no local port, so nothing waits for it.
   const lport = opts.lport && !opts.count;
   return {
     tool: PROG,
     object: 'tcpconnect',
-    rodata: { ...rodata(opts, native.portBitmapBytes), ...containers.rodata },
+    rodata: {
+      ...commonRodata(opts, native.records.portBitmapBytes),
+      filter_uid_on: flag(opts.uid !== undefined),
+      filter_uid: u32(opts.uid ?? 0),
+      defer_to_lport: flag(lport),
+      do_count: flag(opts.count),
+      want_uid: flag(opts.printUid), // a helper call saved where no column prints it
+      ...containers.rodata,
+    },
     reuseMaps: containers.reuseMaps,
-    ordered: opts.dns, // an answer must be read before the connect it names
     kprobe: {
       programs: [
-        'tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return',
+        'tcpc_v4_entry',
+        'tcpc_v4_return',
+        'tcpc_v6_entry',
+        'tcpc_v6_return',
         ...(opts.dns ? ['tcpc_dns4_entry', 'tcpc_dns4_return', 'tcpc_dns6_entry', 'tcpc_dns6_return'] : []),
       ],
       hooks: `kprobes on tcp_v4_connect, tcp_v6_connect${opts.dns ? ', udp_recvmsg, udpv6_recvmsg' : ''}`,
@@ -64,41 +128,38 @@ export function attachPlan(
   };
 }
 
-export const TCPCONNECT: Tool<TcpconnectOptions> = { prog: PROG, usage: USAGE, parse: parseArgs, trace };
-
-export function run(argv: string[], io: Io): Promise<number> {
-  return runTool(TCPCONNECT, argv, io);
-}
-
-/** -d: each batch's connects' QUERY column, from the DNS answers read before each (in time order). */
-function queries(dns: DnsCache): (batch: Buffer) => string[] {
-  return (batch) => {
-    const out: string[] = [];
-    for (const r of decodeBatch(batch).records) {
-      if (r.kind === 'dns') dns.add(r.answer.payload, r.answer.tsUs);
-      else out[r.seq] = dns.query(r.event.daddr, r.event.tsUs);
-    }
-    return out;
-  };
-}
-
 async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   const native = preflight(PROG, io);
   // Only -d needs dns-packet and lru-cache: loading them costs start-up time.
-  const dnsModule = opts.dns ? await import('./dns.js') : undefined;
+  const dns = opts.dns ? await import('./dns/index.js') : undefined;
   const containers = containerFilters(PROG, native, opts);
   const rows = new native.RowWriter(rowPieces(rowParts(opts)));
-  const attached = openAndAttach(native, attachPlan(opts, native, containers), io.kprobesAvailable());
+  // -d: an answer must be read before the connect it names; -t, -d print time.
+  const transport = chooseTransport(
+    native,
+    { ordered: opts.dns, stamped: opts.timestamp || opts.dns },
+    io.transportCap(),
+  );
+  const attached = openAndAttach(native, attachPlan(opts, native, containers), transport, io.kprobesAvailable());
   const start = (tracer: NativeTracer): string => {
-    streamRows(PROG, tracer, attached.eventsMap, io, rows, dnsModule && queries(new dnsModule.DnsCache()));
+    streamRows(PROG, tracer, io, rows, dns && dns.dnsQueries(native.records, new dns.DnsCache()));
     // -c prints the banner, then nothing until it is stopped (as bcc).
     return opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`;
   };
   const printCounts = (tracer: NativeTracer): void => {
     const overflow = tracer.readMap('count_overflow')[0]?.[1].readBigUInt64LE(0) ?? 0n;
     if (overflow)
-      io.err(`${PROG}: ${overflow} connects were not counted: the count map was full (${COUNT_MAP_ENTRIES} flows)`);
-    io.out(countTable(decodeCounts(tracer.readMap('ipv4_count'), 4), decodeCounts(tracer.readMap('ipv6_count'), 6)));
+      io.err(
+        `${PROG}: ${overflow} connects were not counted: the count map was full (${native.records.countMapEntries} flows)`,
+      );
+    const flows = (ip: 4 | 6) => decodeCounts(native, tracer.readMap(`ipv${ip}_count`), ip);
+    io.out(countTable(flows(4), flows(6)));
   };
   return traceUntilStopped(io, attached, start, opts.count ? printCounts : undefined);
+}
+
+export const TCPCONNECT: Tool<TcpconnectOptions> = { prog: PROG, usage: USAGE, parse: parseArgs, trace };
+
+export function run(argv: string[], io: Io): Promise<number> {
+  return runTool(TCPCONNECT, argv, io);
 }

@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
+import { existsSync, readFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
 
-import { FLOW_KEY_LAYOUT, decodeCounts } from '../src/count.js';
+import { decodeCounts as decode, type FlowCount } from '../src/count.js';
 import { countTable } from '../src/format.js';
+import { ADDON_PATH, loadNative } from '../src/native.js';
 
-// Verbatim from bcc's tcpconnect-bpfcc -c (shared/reference/bcc-captured-output.txt).
+const built = existsSync(ADDON_PATH);
+if (!built && process.env.CI !== 'true') console.warn(`skipping count test: ${ADDON_PATH} not built`);
+
+const decodeCounts = (entries: Array<[Buffer, Buffer]>, ip: 4 | 6): FlowCount[] => decode(loadNative(), entries, ip);
+
+// Verbatim from bcc's tcpconnect-bpfcc -c (test/fixtures/bcc-captured-output.txt).
 const BCC_TABLE = [
   '',
   'LADDR                     RADDR                     RPORT                CONNECTS  ',
@@ -15,7 +23,7 @@ const BCC_TABLE = [
 ].join('\n');
 
 function v4(saddr: number[], daddr: number[], dport: number, n: number): [Buffer, Buffer] {
-  const key = Buffer.alloc(FLOW_KEY_LAYOUT.ipv4.size);
+  const key = Buffer.alloc(loadNative().records.ipv4FlowKey.size);
   key.set(saddr, 0);
   key.set(daddr, 4);
   key.writeUInt16LE(dport, 8);
@@ -25,7 +33,7 @@ function v4(saddr: number[], daddr: number[], dport: number, n: number): [Buffer
 }
 
 function v6(saddr: string, daddr: string, dport: number, n: number): [Buffer, Buffer] {
-  const key = Buffer.alloc(FLOW_KEY_LAYOUT.ipv6.size);
+  const key = Buffer.alloc(loadNative().records.ipv6FlowKey.size);
   key.write(saddr, 0, 'hex');
   key.write(daddr, 16, 'hex');
   key.writeUInt16LE(dport, 32);
@@ -37,8 +45,9 @@ function v6(saddr: string, daddr: string, dport: number, n: number): [Buffer, Bu
 const LO = [127, 0, 0, 1];
 const LO6 = '00000000000000000000000000000001';
 
-describe('count table', () => {
+describe.skipIf(!built && process.env.CI !== 'true')('count table', () => {
   it('is bcc table, byte for byte, IPv4 block first', () => {
+    expect(readFileSync(new URL('./fixtures/bcc-captured-output.txt', import.meta.url), 'latin1')).toContain(BCC_TABLE);
     const ipv4 = decodeCounts([v4(LO, LO, 9, 1), v4(LO, LO, 8080, 2)], 4);
     const ipv6 = decodeCounts([v6(LO6, LO6, 8080, 1)], 6);
     expect(countTable(ipv4, ipv6)).toBe(BCC_TABLE);

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { OPTIONS } from '../src/cli.js';
-import { OPTIONS as ACCEPT_OPTIONS } from '../src/tcpaccept-cli.js';
+import { OPTIONS } from '../src/tcpconnect.js';
+import { OPTIONS as ACCEPT_OPTIONS } from '../src/tcpaccept.js';
 
 const PAGES = [
   { name: 'tcpconnect', options: OPTIONS, fallback: 'sock:inet_sock_set_state' },

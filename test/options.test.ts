@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 
-import { parseArgs } from '../src/cli.js';
+import { parseArgs } from '../src/tcpconnect.js';
 import { UsageError } from '../src/errors.js';
-import { parseAttach, parsePid, parsePorts, parseUid } from '../src/options.js';
+import { parseAttach, parsePid, parsePorts, parseUid } from '../src/cli/values.js';
 
 describe('parsePid', () => {
   it.each([

@@ -6,10 +6,11 @@ import { describe, expect, it, vi } from 'vitest';
 
 import * as dnsPacket from 'dns-packet';
 
-import { EVENT_LAYOUT } from '../src/decode.js';
-import { loadNative, type NativeBinding, type NativeTracer, type StartOptions, type TracerSpec } from '../src/native.js';
+import type { Transport } from '../src/events.js';
+import { loadNative, type NativeBinding, type NativeTracer, type TracerSpec } from '../src/native.js';
+import type { Io } from '../src/run.js';
 import { run } from '../src/tcpconnect.js';
-import type { Io } from '../src/tool.js';
+import { dnsRecord, record } from './records.js';
 
 interface FakeKernel {
   kprobes: boolean; // can kprobes attach?
@@ -17,7 +18,8 @@ interface FakeKernel {
   opened: Array<{ object: string; spec: TracerSpec }>;
   attached: string[][];
   closed: number;
-  emit?: (batch: Buffer | null, lost: number) => void;
+  /** hands the tool what the reader makes of records read as these runs (one per ring) */
+  emit?: (runs: Buffer[][], lost?: number) => void;
   maps?: Record<string, Array<[Buffer, Buffer]>>;
   ringbuf?: boolean; // has BPF ring buffers (default true)
   perCpuRings?: boolean; // can hold them in a map, one per CPU (default true)
@@ -34,8 +36,11 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
         throw Object.assign(new Error(`failed to attach ${programs[0]}: No such file or directory`), { op: 'attach', errno: 2 });
       kernel.attached.push(programs);
     }
-    start(_map: string, _options: StartOptions, cb: (batch: Buffer | null, lost: number) => void) {
-      kernel.emit = cb;
+    start(cb: (batch: Buffer | null, lost: number, malformed: number) => void) {
+      kernel.emit = (runs, lost = 0) => {
+        const { batch, malformed } = loadNative().collate(runs, 2n ** 64n - 1n);
+        cb(batch.length ? batch : null, lost, malformed);
+      };
     }
     readMap(name: string): Array<[Buffer, Buffer]> {
       return kernel.maps?.[name] ?? [];
@@ -44,18 +49,22 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
       kernel.closed++;
     }
   }
+  const { RowWriter, records, addressText } = loadNative(); // the real ones: rows are printed in C
   return {
     Tracer,
-    RowWriter: loadNative().RowWriter, // the real one: rows are printed in C
-    layouts: { tcpconnectEvent: EVENT_LAYOUT },
-    portBitmapBytes: 8192,
+    RowWriter,
+    records,
+    addressText,
     ringBufferSupported: () => kernel.ringbuf ?? true,
     perCpuRingsSupported: () => kernel.perCpuRings ?? true,
-    pinnedMapInfo: () => ({ isMap: true, type: 1, keySize: 8, valueSize: 8, maxEntries: 128 }),
+    pinnedMapInfo: () => ({ isMap: true, type: 1, keySize: 8 }),
   } as unknown as NativeBinding;
 }
 
-function harness(over: Partial<FakeKernel> = {}, env: { euid?: number; btf?: boolean; kprobeSupport?: boolean } = {}) {
+function harness(
+  over: Partial<FakeKernel> = {},
+  env: { euid?: number; btf?: boolean; kprobeSupport?: boolean; transportCap?: Transport } = {},
+) {
   const kernel: FakeKernel = { kprobes: false, opened: [], attached: [], closed: 0, ...over };
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
@@ -68,25 +77,10 @@ function harness(over: Partial<FakeKernel> = {}, env: { euid?: number; btf?: boo
     geteuid: () => env.euid ?? 0,
     btfAvailable: () => env.btf ?? true,
     kprobesAvailable: () => env.kprobeSupport ?? true,
+    transportCap: () => env.transportCap,
     stopped: () => stopped,
   };
   return { kernel, io, out, err, stop };
-}
-
-function record(fields: { pid: number; ts: bigint; task: string; dport: number; ip?: number; daddr?: number[] }): Buffer {
-  const o = EVENT_LAYOUT.offsets;
-  const rec = Buffer.alloc(EVENT_LAYOUT.size + 4); // + the perf sample's padding
-  rec.writeBigUInt64LE(fields.ts, o.ts_ns);
-  rec.writeUInt32LE(1, o.kind); // RECORD_CONNECT
-  rec.set([127, 0, 0, 1], o.saddr);
-  rec.set(fields.daddr ?? [127, 0, 0, 1], o.daddr);
-  rec.writeUInt32LE(fields.pid, o.pid);
-  rec.writeUInt16LE(fields.dport, o.dport);
-  rec[o.ip] = fields.ip ?? 4;
-  rec.write(fields.task, o.task, 'latin1');
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(rec.length);
-  return Buffer.concat([len, rec]);
 }
 
 describe('run', () => {
@@ -203,26 +197,34 @@ describe('run', () => {
     await done;
   });
 
-  it('reads the clock and the UID in the kernel only where rows need them', async () => {
+  it('chooses the transport once, and stamps records where rows print time or rings are merged', async () => {
     // -t and -d print times; -U the UID; rows from a ring per CPU (or a
     // perf buffer) are merged by time. -d keeps one ring for all CPUs, so
     // that an answer is read before the connect it names.
-    const cases: Array<[string[], boolean, boolean, number, number, string | undefined]> = [
-      [[], true, false, 0, 0, undefined],
-      [['-t'], true, false, 1, 0, undefined],
-      [['-d'], true, true, 1, 0, undefined],
-      [['-U'], true, false, 0, 1, undefined],
-      [[], false, false, 1, 0, undefined],
-      [[], true, true, 1, 0, 'events_per_cpu'],
-      [['-U'], true, true, 1, 1, 'events_per_cpu'],
+    type Case = [string[], boolean, boolean, Transport | undefined, Transport, number, number];
+    const cases: Case[] = [
+      [[], true, true, undefined, 'per-cpu-rings', 1, 0],
+      [['-U'], true, true, undefined, 'per-cpu-rings', 1, 1],
+      [['-d'], true, true, undefined, 'shared-ring', 1, 0],
+      [[], true, false, undefined, 'shared-ring', 0, 0],
+      [['-t'], true, false, undefined, 'shared-ring', 1, 0],
+      [[], false, false, undefined, 'perf-buffer', 1, 0],
+      [['-d'], false, false, undefined, 'perf-buffer', 1, 0],
+      [[], true, true, 'shared-ring', 'shared-ring', 0, 0],
+      [[], true, true, 'perf-buffer', 'perf-buffer', 1, 0],
+      [['-d'], true, true, 'per-cpu-rings', 'shared-ring', 1, 0],
     ];
-    const got = [];
-    for (const [argv, ringbuf, perCpuRings] of cases) {
-      const h = harness({ ringbuf, perCpuRings });
+    const got: Case[] = [];
+    for (const [argv, ringbuf, perCpuRings, transportCap] of cases) {
+      const h = harness({ ringbuf, perCpuRings }, { transportCap });
       const done = run(argv, h.io);
       await vi.waitFor(() => expect(h.kernel.opened).not.toEqual([])); // -d loads its module first
-      const { rodata: r, perCpuRings: rings } = h.kernel.opened[0].spec;
-      got.push([argv, ringbuf, perCpuRings, r.want_ts[0], r.want_uid[0], rings]);
+      const { rodata: r, transport } = h.kernel.opened[0].spec;
+      expect([r.use_ringbuf[0], r.per_cpu_rings[0]]).toEqual([
+        transport === 'perf-buffer' ? 0 : 1,
+        transport === 'per-cpu-rings' ? 1 : 0,
+      ]);
+      got.push([argv, ringbuf, perCpuRings, transportCap, transport, r.want_ts[0], r.want_uid[0]]);
       h.stop();
       await done;
     }
@@ -273,37 +275,31 @@ describe('run', () => {
       questions: [{ type: 'A', name: 'db.example' }],
       answers: [{ type: 'A', name: 'db.example', data: '192.0.2.7' }],
     });
-    const dnsRecord = Buffer.alloc(16 + answer.length);
-    dnsRecord.writeBigUInt64LE(1000n, 0);
-    dnsRecord.writeUInt32LE(2, 8); // RECORD_DNS
-    dnsRecord.writeUInt32LE(answer.length, 12);
-    answer.copy(dnsRecord, 16);
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(dnsRecord.length);
     const h = harness();
     const done = run(['-d'], h.io);
     await vi.waitFor(() => expect(h.kernel.attached).not.toEqual([])); // -d loads its module first
     expect(h.kernel.attached).toEqual([['tcpc_state', 'tcpc_dns_skb']]);
     expect(h.out.join('')).toMatch(/DPORT  QUERY\n$/);
-    // The connect comes first in the batch but after the answer in time.
-    h.kernel.emit!(Buffer.concat([record({ pid: 5, ts: 2000n, task: 'psql', dport: 5432, daddr: [192, 0, 2, 7] }), len, dnsRecord]), 0);
-    expect(h.out.slice(1)).toEqual(['5       psql         4  127.0.0.1        192.0.2.7        5432   db.example\n']);
+    const psql = { pid: 5, task: 'psql', dport: 5432, daddr: '192.0.2.7' };
+    h.kernel.emit!([[record({ ...psql, tsUs: 1 }), dnsRecord(answer, 2), record({ ...psql, tsUs: 3 })]]);
+    expect(h.out.slice(1)).toEqual([
+      '5       psql         4  127.0.0.1        192.0.2.7        5432   No DNS Query\n' +
+        '5       psql         4  127.0.0.1        192.0.2.7        5432   db.example\n',
+    ]);
     h.stop();
     expect(await done).toBe(0);
   });
 
-  it('prints banner, header, then rows of a batch in time order; lost samples go to stderr', async () => {
+  it('prints banner, header, then rows in time order; lost and malformed records go to stderr', async () => {
     const h = harness();
     const done = run([], h.io);
     await Promise.resolve();
     expect(h.out.join('')).toBe(
       'Tracing connect ... Hit Ctrl-C to end\nPID     COMM         IP SADDR            DADDR            DPORT \n',
     );
+    // Two CPUs' rings: the reader puts their records in time order.
     h.kernel.emit!(
-      Buffer.concat([
-        record({ pid: 20, ts: 2000n, task: 'second', dport: 81 }),
-        record({ pid: 10, ts: 1000n, task: 'first', dport: 80 }),
-      ]),
+      [[record({ pid: 20, tsUs: 2, task: 'second', dport: 81 })], [record({ pid: 10, tsUs: 1, task: 'first', dport: 80 })]],
       3,
     );
     expect(h.out.slice(1)).toEqual([
@@ -311,6 +307,8 @@ describe('run', () => {
         '20      second       4  127.0.0.1        127.0.0.1        81     \n',
     ]);
     expect(h.err).toContain('Possibly lost 3 samples');
+    h.kernel.emit!([[Buffer.alloc(8)]]);
+    expect(h.err).toContain('tcpconnect: skipped 1 malformed records');
     h.stop();
     expect(await done).toBe(0);
   });

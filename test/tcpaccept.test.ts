@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
+import { readFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
 
 import { acceptHeader } from '../src/format.js';
-import { HELP, parseArgs } from '../src/tcpaccept-cli.js';
+import { HELP, parseArgs } from '../src/tcpaccept.js';
 
-// bcc's tcpaccept (shared/reference/tcpaccept-behaviour.md §2).
+// bcc's tcpaccept (test/fixtures/tcpaccept-behaviour.md §2).
 const HEADER = 'PID     COMM         IP RADDR            RPORT LADDR            LPORT';
 
 describe('tcpaccept output', () => {
+  it('has the header the fixture gives for bcc', () => {
+    expect(readFileSync(new URL('./fixtures/tcpaccept-behaviour.md', import.meta.url), 'utf8')).toContain(`\`${HEADER}\``);
+  });
+
   it('has bcc header in each mode, TIME first', () => {
     expect(acceptHeader({ time: false, timestamp: false })).toBe(HEADER);
     expect(acceptHeader({ time: true, timestamp: false })).toBe(`TIME     ${HEADER}`);

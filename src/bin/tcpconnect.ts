@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
 // The tcpconnect executable.
-import { main } from '../process-io.js';
-import { run } from '../tcpconnect.js';
+import { main } from '../run.js';
+import { TCPCONNECT } from '../tcpconnect.js';
 
-main('tcpconnect', run);
+main(TCPCONNECT);

@@ -7,13 +7,20 @@ import { existsSync } from 'node:fs';
 
 import { expect, it } from 'vitest';
 
-import { loadNative } from '../../src/native.js';
+import { chooseTransport } from '../../src/events.js';
+import { type NativeBinding, type TracerSpec, loadNative } from '../../src/native.js';
 import { attachPlan as acceptPlan } from '../../src/tcpaccept.js';
 import { attachPlan } from '../../src/tcpconnect.js';
 import { CLI, ToolRun, describeE2E, loadedPrograms, ourProgramsAfterExit } from './harness.js';
 
 const kernelHasKprobes =
   existsSync('/sys/bus/event_source/devices/kprobe') || existsSync('/sys/kernel/tracing/kprobe_events');
+
+/** The spec of a tracer that loads these programs, on the transport the kernel has. */
+function spec(native: NativeBinding, rodata: Record<string, Buffer>, programs: string[]): TracerSpec {
+  const { transport, rodata: transportRodata } = chooseTransport(native, { ordered: false, stamped: false });
+  return { rodata: { ...rodata, ...transportRodata }, programs, transport };
+}
 
 const options = { timestamp: false, family: 0, lport: true, printUid: false, count: false, dns: false, attach: 'kprobe' } as const;
 
@@ -24,7 +31,7 @@ describeE2E('kprobe path', () => {
       // The container filters' code, with the object's own (empty) maps.
       const containers = { rodata: { filter_cgroup: Buffer.from([1]), filter_mntns: Buffer.from([1]) }, reuseMaps: {} };
       const plan = attachPlan({ ...options, ...extra }, native, 'containers' in extra ? containers : undefined);
-      const tracer = new native.Tracer(plan.object, { rodata: plan.rodata, programs: plan.kprobe.programs });
+      const tracer = new native.Tracer(plan.object, spec(native, plan.rodata, plan.kprobe.programs));
       try {
         const loaded = loadedPrograms();
         for (const p of plan.kprobe.programs) expect(loaded).toContain(p);
@@ -38,7 +45,7 @@ describeE2E('kprobe path', () => {
   it("loads tcpaccept's kretprobe and it passes the verifier", () => {
     const native = loadNative();
     const plan = acceptPlan({ time: false, timestamp: false, family: 6, pid: 1, ports: [22], attach: 'kprobe' }, native);
-    const tracer = new native.Tracer(plan.object, { rodata: plan.rodata, programs: plan.kprobe.programs });
+    const tracer = new native.Tracer(plan.object, spec(native, plan.rodata, plan.kprobe.programs));
     try {
       expect(loadedPrograms()).toContain('tcpa_accept_ret');
     } finally {

@@ -65,11 +65,11 @@ describeE2E('tcpconnect end to end', () => {
     expect(done.stderr).toMatch(/^tcpconnect: tracing with (kprobes|tracepoint)/);
   });
 
-  it('sends rows up a ring buffer per CPU, one shared ring (TCPCONNECT_SHARED_RING=1), or a perf buffer (TCPCONNECT_PERF_BUFFER=1)', async () => {
+  it('sends rows up a ring buffer per CPU, one shared ring, or a perf buffer (TCPCONNECT_TRANSPORT)', async () => {
     for (const [env, types] of [
       [{}, { events: 'array', events_per_cpu: 'array_of_maps', events_cpu0: 'ringbuf' }],
-      [{ TCPCONNECT_SHARED_RING: '1' }, { events: 'ringbuf', events_per_cpu: 'array', events_cpu0: undefined }],
-      [{ TCPCONNECT_PERF_BUFFER: '1' }, { events: 'perf_event_array', events_per_cpu: 'array', events_cpu0: undefined }],
+      [{ TCPCONNECT_TRANSPORT: 'shared-ring' }, { events: 'ringbuf', events_per_cpu: 'array', events_cpu0: undefined }],
+      [{ TCPCONNECT_TRANSPORT: 'perf-buffer' }, { events: 'perf_event_array', events_per_cpu: 'array', events_cpu0: undefined }],
     ] as const) {
       const tool = await ToolRun.start(attach, 2, CLI, env);
       for (const [name, type] of Object.entries(types)) expect([name, loadedMapTypes(name)]).toEqual([name, type ? [type] : []]);

@@ -2,14 +2,16 @@
 //
 // Command lines parsed by commander from an option table (OptionDoc, the
 // same table help.ts lays out), with argparse's exit status and wording for
-// its errors. Values stay strings: each tool validates them (options.ts).
+// its errors; the options both tools take, and their values checked
+// (values.ts has the parsers).
 
 import { Command, CommanderError, Option } from 'commander';
 
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 import type { OptionDoc } from './help.js';
+import { type AttachMethod, parseAttach, parsePid, parsePorts } from './values.js';
 
-export type RawOptions = Record<string, string | boolean | undefined>;
+type RawOptions = Record<string, string | boolean | undefined>;
 
 function program(prog: string, options: OptionDoc[]): Command {
   const cmd = new Command(prog)
@@ -79,3 +81,31 @@ export const COMMON_OPTIONS = {
 
 /** An option's value as given, if it was. */
 export const given = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** What both tools take: -p, -P, -4/-6, --cgroupmap, --mntnsmap, --attach. */
+export interface CommonOptions {
+  pid?: number;
+  ports?: number[];
+  family: 0 | 4 | 6;
+  cgroupmap?: string;
+  mntnsmap?: string;
+  attach: AttachMethod;
+}
+
+/** Those options' values, as commander gave them, checked. */
+export function commonOptions(o: RawOptions): CommonOptions {
+  const pid = given(o.pid);
+  const port = given(o.port);
+  const attach = given(o.attach);
+  return {
+    pid: pid === undefined ? undefined : parsePid(pid),
+    ports: port === undefined ? undefined : parsePorts(port),
+    family: o.ipv4 ? 4 : o.ipv6 ? 6 : 0,
+    cgroupmap: given(o.cgroupmap),
+    mntnsmap: given(o.mntnsmap),
+    attach: attach === undefined ? 'auto' : parseAttach(attach),
+  };
+}
+
+/** What a command line asks for: the help text, or a run with these options. */
+export type Parsed<O> = { kind: 'help'; text: string } | { kind: 'run'; options: O };

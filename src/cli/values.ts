@@ -3,8 +3,7 @@
 // Pure parsers for option values, with the exact messages users see. Every
 // value is checked here, before anything reaches the native layer.
 
-import { given, type RawOptions } from './args.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 
 const DECIMAL = /^[0-9]+$/;
 
@@ -40,7 +39,7 @@ export function parsePorts(value: string): number[] {
   return ports;
 }
 
-export const ATTACH_METHODS = ['auto', 'kprobe', 'tracepoint'] as const;
+const ATTACH_METHODS = ['auto', 'kprobe', 'tracepoint'] as const;
 export type AttachMethod = (typeof ATTACH_METHODS)[number];
 
 export function parseAttach(value: string): AttachMethod {
@@ -48,29 +47,4 @@ export function parseAttach(value: string): AttachMethod {
   throw new UsageError(
     `argument --attach: invalid choice: '${value}' (choose from ${ATTACH_METHODS.map((m) => `'${m}'`).join(', ')})`,
   );
-}
-
-/** What both tools take: -p, -P, -4/-6, --cgroupmap, --mntnsmap, --attach. */
-export interface CommonOptions {
-  pid?: number;
-  ports?: number[];
-  family: 0 | 4 | 6;
-  cgroupmap?: string;
-  mntnsmap?: string;
-  attach: AttachMethod;
-}
-
-/** Those options' values, as parsed by args.ts, checked. */
-export function commonOptions(o: RawOptions): CommonOptions {
-  const pid = given(o.pid);
-  const port = given(o.port);
-  const attach = given(o.attach);
-  return {
-    pid: pid === undefined ? undefined : parsePid(pid),
-    ports: port === undefined ? undefined : parsePorts(port),
-    family: o.ipv4 ? 4 : o.ipv6 ? 6 : 0,
-    cgroupmap: given(o.cgroupmap),
-    mntnsmap: given(o.mntnsmap),
-    attach: attach === undefined ? 'auto' : parseAttach(attach),
-  };
 }

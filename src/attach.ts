@@ -1,16 +1,51 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Open, load and attach one tool's BPF object, choosing the attach method:
-// kprobes where the kernel has them, tracepoints where it has not. Errors
-// from the native layer become one-line FatalErrors with a hint.
+// kprobes where the kernel has them, tracepoints where it has not. Also
+// what comes before (root and BTF checked, the shared filters encoded as
+// rodata). Errors from the native layer become one-line FatalErrors with a
+// hint.
 
 import os from 'node:os';
 
+import type { AttachMethod } from './cli/values.js';
 import { FatalError, bpfErrorData } from './errors.js';
+import type { TransportChoice } from './events.js';
 import type { NativeBinding, NativeTracer, TracerSpec } from './native.js';
-import type { AttachMethod } from './options.js';
+import type { Io } from './run.js';
 
-export interface ProbeSet {
+/** Root and BTF, checked before the addon is even loaded. */
+export function preflight(prog: string, io: Io): NativeBinding {
+  if (io.geteuid() !== 0) throw new FatalError(`${prog}: must be run as root (try: sudo ${prog})`);
+  if (!io.btfAvailable())
+    throw new FatalError(`${prog}: this kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF=y`);
+  return io.native();
+}
+
+export function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+export const flag = (on: unknown): Buffer => Buffer.from([on ? 1 : 0]);
+
+/** The rodata of bpf/common.bpf.h's filters: -p, -P (a bit per port), -4/-6. */
+export function commonRodata(
+  opts: { pid?: number; ports?: number[]; family: 0 | 4 | 6 },
+  portBitmapBytes: number,
+): Record<string, Buffer> {
+  const ports = Buffer.alloc(portBitmapBytes);
+  for (const p of opts.ports ?? []) ports[p >> 3] |= 1 << (p & 7);
+  return {
+    filter_pid: u32(opts.pid ?? 0),
+    filter_ports_on: flag(opts.ports),
+    filter_ports: ports,
+    filter_family: Buffer.from([opts.family]),
+  };
+}
+
+interface ProbeSet {
   programs: string[];
   /** what the user is told is hooked, e.g. "kprobes on tcp_v4_connect, tcp_v6_connect" */
   hooks: string;
@@ -24,17 +59,13 @@ export interface AttachPlan {
   kprobe: ProbeSet;
   tracepoint: ProbeSet;
   method: AttachMethod;
-  /** records must reach user space in one order across CPUs (-d) */
-  ordered?: boolean;
 }
 
-export interface Attached {
+interface Attached {
   tracer: NativeTracer;
   method: 'kprobe' | 'tracepoint';
   /** the one stderr line saying which method is in use */
   notice: string;
-  /** the map the records come up through (tracer.start's) */
-  eventsMap: string;
 }
 
 function strerror(errno: number | undefined): string {
@@ -50,58 +81,31 @@ function lastLogLine(log: string | undefined): string {
 
 function loadError(tool: string, err: unknown): FatalError {
   const e = bpfErrorData(err);
-  if (e.errno === 1 /* EPERM */ || e.errno === 13 /* EACCES */)
+  const { EPERM, EACCES, ENOSYS } = os.constants.errno;
+  if (e.errno === EPERM || e.errno === EACCES)
     return new FatalError(
       `${tool}: permission denied loading BPF programs (${strerror(e.errno)}); run as root (CAP_BPF, CAP_PERFMON)`,
     );
-  if (e.errno === 38 /* ENOSYS */)
+  if (e.errno === ENOSYS)
     return new FatalError(`${tool}: this kernel has no BPF support (bpf(): ENOSYS); it needs CONFIG_BPF_SYSCALL=y`);
   const detail = lastLogLine(e.log);
   return new FatalError(`${tool}: ${e.message}${detail ? ` (${detail})` : ''}`);
 }
 
-/**
- * How records leave the kernel (bpf/common.bpf.h):
- *  - a BPF ring buffer per CPU (5.10+), so that CPUs connecting at once
- *    share no lock; the RowWriter merges the rings' records by timestamp;
- *  - one ring buffer for every CPU (5.8+, or `ordered`: -d needs a DNS
- *    answer read before the connect it names, whatever CPUs they were on);
- *  - a perf event array, one ring per CPU, merged by timestamp too.
- * TCPCONNECT_SHARED_RING=1 and TCPCONNECT_PERF_BUFFER=1 force the latter
- * two, so that tests can run the older paths on a new kernel.
- */
-export function eventsTransport(
-  native: NativeBinding,
-  ordered = false,
-  env = process.env,
-): Pick<TracerSpec, 'perfEventArrays' | 'perCpuRings' | 'unusedMaps'> & { rodata: Record<string, Buffer>; eventsMap: string } {
-  const on = Buffer.from([1]);
-  if (!native.ringBufferSupported() || env.TCPCONNECT_PERF_BUFFER === '1')
-    return {
-      rodata: { use_ringbuf: Buffer.from([0]), want_ts: on },
-      perfEventArrays: ['events'],
-      unusedMaps: ['events_per_cpu'],
-      eventsMap: 'events',
-    };
-  if (ordered || env.TCPCONNECT_SHARED_RING === '1' || !native.perCpuRingsSupported())
-    return { rodata: { use_ringbuf: on }, unusedMaps: ['events_per_cpu'], eventsMap: 'events' };
-  return {
-    rodata: { use_ringbuf: on, per_cpu_rings: on, want_ts: on },
-    perCpuRings: 'events_per_cpu',
-    unusedMaps: ['events'],
-    eventsMap: 'events_per_cpu',
-  };
-}
-
 /** Said when the kernel has neither a kprobe PMU nor kprobe_events. */
-export const NO_KPROBES = 'this kernel has no kprobe PMU or kprobe_events';
+const NO_KPROBES = 'this kernel has no kprobe PMU or kprobe_events';
 
 /**
  * kprobesAvailable: false when the kernel plainly has no kprobes; auto mode
  * then loads only the tracepoint programs (the kprobe set would load, pass
  * the verifier and fail to attach, which costs start-up time for nothing).
  */
-export function openAndAttach(native: NativeBinding, plan: AttachPlan, kprobesAvailable = true): Attached {
+export function openAndAttach(
+  native: NativeBinding,
+  plan: AttachPlan,
+  transport: TransportChoice,
+  kprobesAvailable = true,
+): Attached {
   const sets: Array<['kprobe' | 'tracepoint', ProbeSet]> =
     plan.method !== 'auto'
       ? [[plan.method, plan[plan.method]]]
@@ -112,12 +116,11 @@ export function openAndAttach(native: NativeBinding, plan: AttachPlan, kprobesAv
           ]
         : [['tracepoint', plan.tracepoint]];
 
-  const { eventsMap, ...transport } = eventsTransport(native, plan.ordered);
   const spec = (programs: string[]): TracerSpec => ({
-    ...transport,
     rodata: { ...plan.rodata, ...transport.rodata },
     reuseMaps: plan.reuseMaps,
     programs,
+    transport: transport.transport,
   });
   let tracer: NativeTracer;
   try {
@@ -139,7 +142,7 @@ export function openAndAttach(native: NativeBinding, plan: AttachPlan, kprobesAv
     try {
       tracer.attach(set.programs);
       const fallback = failures.length ? ` (kprobes unavailable: ${failures[0]})` : '';
-      return { tracer, method, notice: `${plan.tool}: tracing with ${set.hooks}${fallback}`, eventsMap };
+      return { tracer, method, notice: `${plan.tool}: tracing with ${set.hooks}${fallback}` };
     } catch (err) {
       const e = bpfErrorData(err);
       failures.push(`${e.message.replace(/^failed to attach \S+: /, '')}`);

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "probes.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <string>
+
+#include "errors.h"
+
+Napi::Value PerCpuRingsSupported(const Napi::CallbackInfo& info) {
+  // Ring buffers as inner maps (5.10+): make one small array of them.
+  int ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "probe_ring", 0, 0, sysconf(_SC_PAGESIZE), nullptr);
+  bool ok = false;
+  if (ring >= 0) {
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = static_cast<__u32>(ring));
+    int outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "probe_rings", sizeof(__u32), sizeof(__u32), 1, &opts);
+    ok = outer >= 0;
+    if (ok) close(outer);
+    close(ring);
+  }
+  return Napi::Boolean::New(info.Env(), ok);
+}
+
+Napi::Value RingBufferSupported(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1);
+}
+
+Napi::Value PinnedMapInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) ThrowBpfError(env, "pinned_map", errno, "open pinned object " + path);
+  // A pinned program or link has no map_type line in its fdinfo.
+  bool is_map = false;
+  std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(fd));
+  for (std::string line; std::getline(fdinfo, line);)
+    if (line.rfind("map_type:", 0) == 0) is_map = true;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("isMap", Napi::Boolean::New(env, is_map));
+  if (is_map) {
+    bpf_map_info map_info = {};
+    __u32 len = sizeof(map_info);
+    int err = bpf_obj_get_info_by_fd(fd, &map_info, &len);
+    if (err) {
+      int e = errno;
+      close(fd);
+      ThrowBpfError(env, "pinned_map", e, "read pinned map " + path);
+    }
+    out.Set("type", Napi::Number::New(env, map_info.type));
+    out.Set("keySize", Napi::Number::New(env, map_info.key_size));
+  }
+  close(fd);
+  return out;
+}
+

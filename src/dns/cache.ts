@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// -d: DNS answers -> the name each address came from, as bcc's save_dns and
+// print_dns: responses with exactly one question; every A and AAAA answer
+// maps its address to the question, so a CNAME chain maps to the name that
+// was asked for. The most recent answer wins. 10240 entries, 24 hours,
+// least recently used first out. Addresses are compared as their bytes
+// (the connect record's, and the answer's text parsed back), so no address
+// text is written here.
+
+import * as dnsPacket from 'dns-packet';
+import { LRUCache } from 'lru-cache';
+
+export const DNS_CACHE_SIZE = 10240;
+const DNS_TTL_MS = 24 * 60 * 60 * 1000;
+/** bcc appends the delay when the answer came more than this before the connect. */
+const DNS_DELAY_MS = 100;
+
+interface Entry {
+  name: string;
+  tsUs: number; // kernel time the answer was received, µs
+}
+
+/** An address's bytes as a map key: 4 bytes for IPv4, 16 for IPv6, never equal. */
+const key = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+const LOCALHOST = new Set([key(Uint8Array.of(127, 0, 0, 1)), key(Uint8Array.of(...Array(15).fill(0), 1))]);
+
+export class DnsCache {
+  private readonly names = new LRUCache<string, Entry>({ max: DNS_CACHE_SIZE, ttl: DNS_TTL_MS });
+
+  /** Reads one answer; anything malformed, truncated or hostile is dropped. Returns how many addresses it named. */
+  add(payload: Buffer, tsUs: number): number {
+    let packet: dnsPacket.Packet;
+    try {
+      packet = dnsPacket.decode(payload);
+    } catch {
+      return 0;
+    }
+    if (packet.type !== 'response' || packet.questions?.length !== 1) return 0;
+    const name = packet.questions[0].name;
+    if (typeof name !== 'string') return 0;
+    let named = 0;
+    for (const answer of packet.answers ?? []) {
+      if ((answer.type !== 'A' && answer.type !== 'AAAA') || typeof answer.data !== 'string') continue;
+      const address = answer.type === 'A' ? parseIPv4(answer.data) : parseIPv6(answer.data);
+      if (address === undefined) continue;
+      this.names.set(key(address), { name, tsUs });
+      named++;
+    }
+    return named;
+  }
+
+  /** The QUERY column for a connect to `daddr` (4 or 16 bytes) at kernel time `tsUs`. */
+  query(daddr: Uint8Array, tsUs: number): string {
+    const k = key(daddr);
+    const hit = this.names.get(k);
+    if (!hit) return LOCALHOST.has(k) ? 'localhost' : 'No DNS Query';
+    const ms = (tsUs - hit.tsUs) / 1000;
+    return ms > DNS_DELAY_MS ? `${hit.name} (${ms.toFixed(3)}ms)` : hit.name;
+  }
+
+  get size(): number {
+    return this.names.size;
+  }
+}
+
+/** Dotted-quad text -> its 4 bytes; undefined if it is not one. */
+export function parseIPv4(text: string): Uint8Array | undefined {
+  const m = text.match(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/);
+  const bytes = m?.slice(1).map(Number);
+  return bytes && bytes.every((b) => b <= 255) ? Uint8Array.from(bytes) : undefined;
+}
+
+/** IPv6 text in any form (dns-packet's AAAA text, say) -> its 16 bytes; undefined if it is not one. */
+export function parseIPv6(text: string): Uint8Array | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const words = (part: string) => (part === '' ? [] : part.split(':'));
+  const head = words(halves[0]);
+  const tail = halves.length === 2 ? words(halves[1]) : [];
+  if (halves.length === 2 && head.length + tail.length > 7) return undefined;
+  // A trailing dotted quad is two words.
+  const last = halves.length === 2 ? tail : head;
+  const dotted = last.length ? parseIPv4(last[last.length - 1]) : undefined;
+  if (dotted) last.splice(-1, 1, ((dotted[0] << 8) | dotted[1]).toString(16), ((dotted[2] << 8) | dotted[3]).toString(16));
+  const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
+  if (groups.length !== 8) return undefined;
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(groups[i])) return undefined;
+    const w = parseInt(groups[i], 16);
+    out[2 * i] = w >> 8;
+    out[2 * i + 1] = w & 0xff;
+  }
+  return out;
+}

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The run loop every tool shares: argv in, exit code out. Parse, trace
+// until a signal or a closed pipe stops the run, then close; errors become
+// exit codes (2 for usage, as argparse; 1 for what prevents tracing). The
+// process the run talks to is an Io, so that a whole run can be tested
+// with a fake addon; processIo() is the real one and main() the whole of
+// an executable.
+
+import fs from 'node:fs';
+
+import type { Parsed } from './cli/args.js';
+import { FatalError, UsageError } from './errors.js';
+import type { Transport } from './events.js';
+import { type NativeBinding, type NativeTracer, loadNative } from './native.js';
+
+export interface Io {
+  /**
+   * rows and the header: latin1 text or its bytes, written as it comes.
+   * Bytes are lent (the addon reuses the memory for the next batch): out()
+   * must be done with them, or copy them, before it returns.
+   */
+  out(text: string | Uint8Array): void;
+  /** notices, warnings, errors: one line each */
+  err(line: string): void;
+  native(): NativeBinding;
+  geteuid(): number;
+  btfAvailable(): boolean;
+  /** whether the kernel offers kprobes at all (a kprobe PMU or kprobe_events) */
+  kprobesAvailable(): boolean;
+  /** a test switch: the newest transport to use (TCPCONNECT_TRANSPORT) */
+  transportCap(): Transport | undefined;
+  /** resolves when the run should end: a signal, or the reader of stdout went away */
+  stopped(): Promise<void>;
+}
+
+export interface Tool<O> {
+  prog: string;
+  usage: string;
+  parse(argv: string[]): Parsed<O>;
+  trace(options: O, io: Io): Promise<number>;
+}
+
+/** argv in, exit code out: 0, 2 for usage errors (as argparse), 1 for what prevents tracing. */
+export async function runTool<O>(tool: Tool<O>, argv: string[], io: Io): Promise<number> {
+  let parsed: Parsed<O>;
+  try {
+    parsed = tool.parse(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(tool.usage);
+    io.err(`${tool.prog}: error: ${err.message}`);
+    return err.exitCode;
+  }
+  if (parsed.kind === 'help') {
+    io.out(parsed.text);
+    return 0;
+  }
+  try {
+    return await tool.trace(parsed.options, io);
+  } catch (err) {
+    if (!(err instanceof FatalError)) throw err;
+    io.err(err.message);
+    return err.exitCode;
+  }
+}
+
+/**
+ * A tracer's run once attached: `start` starts reading and returns the
+ * header, which is printed after the notice of how it attached; then the
+ * run waits to be stopped and `finish` prints what comes at the end (-c's
+ * table). The tracer is closed whatever happens.
+ */
+export async function traceUntilStopped(
+  io: Io,
+  attached: { tracer: NativeTracer; notice: string },
+  start: (tracer: NativeTracer) => string,
+  finish?: (tracer: NativeTracer) => void,
+): Promise<number> {
+  const { tracer, notice } = attached;
+  try {
+    const header = start(tracer);
+    io.err(notice);
+    io.out(header);
+    await io.stopped();
+    finish?.(tracer);
+  } finally {
+    tracer.close();
+  }
+  return 0;
+}
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const TRANSPORTS: readonly Transport[] = ['per-cpu-rings', 'shared-ring', 'perf-buffer'];
+
+/** The real process behind a tool's Io: stdout/stderr, signals, the addon. */
+function processIo(tool: string): Io & { exit(code: number): void } {
+  let stop: (() => void) | undefined;
+  let stopRequested = false;
+  const requestStop = () => {
+    stopRequested = true;
+    stop?.();
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, requestStop);
+
+  // `tcpconnect | head`: the reader went away; end quietly, exit 0.
+  let stdoutBroken = false;
+  const broken = (err: NodeJS.ErrnoException) => {
+    if (stdoutBroken) return;
+    stdoutBroken = true;
+    if (err.code !== 'EPIPE') process.stderr.write(`${tool}: cannot write output: ${err.message}\n`);
+    requestStop();
+  };
+  process.stdout.on('error', broken);
+
+  return {
+    out(text) {
+      if (stdoutBroken) return;
+      if (typeof text === 'string') {
+        process.stdout.write(text, 'latin1');
+        return;
+      }
+      // Rows are lent by the addon: write them now, straight to fd 1,
+      // unless the stream still holds earlier output (order first). What
+      // the fd does not take at once (a full pipe) goes to the stream,
+      // which keeps a copy until the reader catches up.
+      let rest = text;
+      if (process.stdout.writableLength === 0) {
+        try {
+          rest = text.subarray(fs.writeSync(1, text));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return broken(err as NodeJS.ErrnoException);
+        }
+      }
+      if (rest.length) process.stdout.write(Buffer.from(rest));
+    },
+    err(line) {
+      process.stderr.write(`${line}\n`);
+    },
+    native: loadNative,
+    geteuid: () => process.geteuid?.() ?? -1,
+    btfAvailable: () => fs.existsSync('/sys/kernel/btf/vmlinux'),
+    // libbpf attaches through the kprobe PMU, or else tracefs's kprobe_events.
+    kprobesAvailable: () =>
+      [
+        '/sys/bus/event_source/devices/kprobe',
+        '/sys/kernel/tracing/kprobe_events',
+        '/sys/kernel/debug/tracing/kprobe_events',
+      ].some((p) => fs.existsSync(p)),
+    transportCap: () => TRANSPORTS.find((t) => t === process.env.TCPCONNECT_TRANSPORT),
+    stopped() {
+      return new Promise<void>((resolve) => {
+        stop = resolve;
+        if (stopRequested) resolve();
+      });
+    },
+    exit(code) {
+      for (const sig of STOP_SIGNALS) process.off(sig, requestStop);
+      // Let what is queued for stdout go first (unless nobody reads it).
+      if (stdoutBroken) process.exit(code);
+      process.stdout.write('', () => process.exit(code));
+    },
+  };
+}
+
+/**
+ * The whole of an executable: run the tool on this process and exit with
+ * its code. An unexpected error is a bug, not a user error: one line, no
+ * stack trace, and nothing left loaded (the tracer's close() ran in a
+ * finally, and the kernel drops the rest with the process).
+ */
+export function main<O>(tool: Tool<O>): void {
+  const io = processIo(tool.prog);
+  runTool(tool, process.argv.slice(2), io).then(
+    (code) => io.exit(code),
+    (err: unknown) => {
+      io.err(`${tool.prog}: internal error: ${err instanceof Error ? err.message : String(err)}`);
+      io.exit(1);
+    },
+  );
+}
