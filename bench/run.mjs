@@ -28,8 +28,18 @@ execFileSync('gcc', ['-O2', '-Wall', '-o', STORM, path.join(ROOT, 'bench', 'stor
 const FLOOR = path.join(OUT, 'floor');
 const FLOOR_OBJ = path.join(OUT, 'floor.bpf.o');
 const multiarch = execFileSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).trim();
-execFileSync('clang', ['-O2', '-g', '-Wall', '-target', 'bpf', ...(multiarch ? [`-I/usr/include/${multiarch}`] : []),
-  '-c', path.join(ROOT, 'bench', 'floor.bpf.c'), '-o', FLOOR_OBJ]);
+execFileSync('clang', [
+  '-O2',
+  '-g',
+  '-Wall',
+  '-target',
+  'bpf',
+  ...(multiarch ? [`-I/usr/include/${multiarch}`] : []),
+  '-c',
+  path.join(ROOT, 'bench', 'floor.bpf.c'),
+  '-o',
+  FLOOR_OBJ,
+]);
 execFileSync('gcc', ['-O2', '-Wall', '-o', FLOOR, path.join(ROOT, 'bench', 'floor.c'), '-lbpf']);
 // The baseline a user would otherwise pick: bpftrace from Debian's packages,
 // installed here when missing (scripts/setup.sh installs only what the tools need).
@@ -45,9 +55,17 @@ try {
 // mount: it runs in a mount namespace of its own with tracefs mounted
 // there (unshare and sh exec it, so its PID is the one measured).
 const bpftraceCmd = bpftrace && [
-  'unshare', '-m', '--propagation', 'private', 'sh', '-c',
+  'unshare',
+  '-m',
+  '--propagation',
+  'private',
+  'sh',
+  '-c',
   'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; exec "$0" "$@"',
-  bpftrace, '-B', 'none', path.join(ROOT, 'bench', 'tcpconnect.bt'),
+  bpftrace,
+  '-B',
+  'none',
+  path.join(ROOT, 'bench', 'tcpconnect.bt'),
 ];
 
 // Each tracer: how to start it, when it is ready, and how to count what it saw.
@@ -57,7 +75,13 @@ const TRACERS = {
   'tcpconnect > file': { cmd: [node, bin('tcpconnect')], ready: 2, count: countLines('storm-connec'), out: 'file' },
   'tcpconnect | pipe': { cmd: [node, bin('tcpconnect')], ready: 2, count: countLines('storm-connec'), out: 'pipe' },
   'tcpconnect -c': { cmd: [node, bin('tcpconnect'), '-c'], ready: 1, count: countTable, out: 'file' },
-  'tcpaccept > file': { cmd: [node, bin('tcpaccept')], ready: 1, count: countLines('storm-accept'), out: 'file', expect: 'accepts' },
+  'tcpaccept > file': {
+    cmd: [node, bin('tcpaccept')],
+    ready: 1,
+    count: countLines('storm-accept'),
+    out: 'file',
+    expect: 'accepts',
+  },
   ...(bpftrace && {
     'bpftrace > file': {
       cmd: bpftraceCmd,
@@ -200,7 +224,11 @@ function setBpfStats(on) {
 function restoreBpfStats() {
   if (statsBefore !== null) setBpfStats(statsBefore === '1');
 }
-for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.on(sig, () => (restoreBpfStats(), process.exit(code)));
+for (const [sig, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+])
+  process.on(sig, () => (restoreBpfStats(), process.exit(code)));
 
 /** One storm run with tracer `name` attached; countBpf: also its programs' in-kernel run time. */
 async function withTracer(storm, name, countBpf = false) {
@@ -298,11 +326,11 @@ function medianInterval(sorted) {
 }
 
 async function main() {
-  if (process.env.BENCH_DEBUG) console.error("bench: start");
+  if (process.env.BENCH_DEBUG) console.error('bench: start');
   // Another tracer would skew every figure. One that just ended frees its
   // raw tracepoint links after an RCU grace period: wait that out first.
   let stray = ourPrograms();
-  for (let i = 0; i < 50 && stray.length > 0; i++) (await sleep(100)), (stray = ourPrograms());
+  for (let i = 0; i < 50 && stray.length > 0; i++) await sleep(100), (stray = ourPrograms());
   if (stray.length > 0)
     throw new Error(`already loaded: ${stray.map((p) => p.name).join(', ')}; stop the tracer that holds them first`);
   setBpfStats(false);
@@ -313,7 +341,8 @@ async function main() {
     // bpftrace's "Attaching 1 probe..." line.
     ...(bpftrace ? [['bpftrace', bpftraceCmd, 1]] : []),
   ])
-    (results.startupMs[name] = await startup(name, cmd, ready)), process.env.BENCH_DEBUG && console.error('bench: startup', name);
+    (results.startupMs[name] = await startup(name, cmd, ready)),
+      process.env.BENCH_DEBUG && console.error('bench: startup', name);
 
   const runs = { 'no tracer': [] };
   const ratios = { 'no tracer': [] };
@@ -388,7 +417,11 @@ async function main() {
   fs.writeFileSync(path.join(OUT, 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
-  console.log(`start-up, exec to header (median of 10): ${Object.entries(results.startupMs).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}`);
+  console.log(
+    `start-up, exec to header (median of 10): ${Object.entries(results.startupMs)
+      .map(([k, v]) => `${k} ${fmt(v, 0)} ms`)
+      .join(', ')}`,
+  );
   console.log(
     `connect storm: ${PROCS} processes; rates over ${SECONDS} s windows, ${SETTLE} s into a running storm; ${ROUNDS} rounds, each tracer run between two no-tracer runs`,
   );
@@ -412,7 +445,9 @@ async function main() {
   );
   if (!bpfStats) console.log(`bpf ns/connect: not counted (${STATS} could not be set)`);
   else {
-    console.log('bpf ns/connect, % over floor: one more run of each, with kernel.bpf_stats_enabled=1 (off in the rounds above)');
+    console.log(
+      'bpf ns/connect, % over floor: one more run of each, with kernel.bpf_stats_enabled=1 (off in the rounds above)',
+    );
     console.log(
       `ratio over the floor that those shares leave a CPU-bound storm: ${Object.entries(overFloor)
         .map(([name, share]) => `${name} ${fmt(1 - share, 3)}`)

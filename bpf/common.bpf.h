@@ -19,19 +19,19 @@
 #include "records.h"
 
 /* Configuration, written by user space between open and load. */
-const volatile __u32 filter_pid = 0;		/* TGID; 0: every process */
+const volatile __u32 filter_pid = 0; /* TGID; 0: every process */
 const volatile bool filter_uid_on = false;
 const volatile __u32 filter_uid = 0;
 const volatile bool filter_ports_on = false;
-const volatile __u8 filter_ports[PORT_BITMAP_BYTES] = {};	/* bit per port */
-const volatile __u8 filter_family = 0;		/* 4 or 6; 0: both */
-const volatile bool filter_cgroup = false;	/* --cgroupmap */
-const volatile bool filter_mntns = false;	/* --mntnsmap */
+const volatile __u8 filter_ports[PORT_BITMAP_BYTES] = {}; /* bit per port */
+const volatile __u8 filter_family = 0;			  /* 4 or 6; 0: both */
+const volatile bool filter_cgroup = false;		  /* --cgroupmap */
+const volatile bool filter_mntns = false;		  /* --mntnsmap */
 /* Fields only some modes need: ts_ns and uid stay 0 without them. Records
  * are stamped when the tool prints time (-t, -d) or when the reader puts
  * several rings' records in time order (src/events.ts decides which). */
 const volatile bool want_ts = true;
-const volatile bool want_uid = true;		/* -U */
+const volatile bool want_uid = true; /* -U */
 
 /*
  * --cgroupmap and --mntnsmap: user space puts the user's pinned hash maps
@@ -83,7 +83,7 @@ struct events_ring {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);			/* user space: one per possible CPU */
+	__uint(max_entries, 1); /* user space: one per possible CPU */
 	__type(key, __u32);
 	__array(values, struct events_ring);
 } events_per_cpu SEC(".maps");
@@ -220,12 +220,12 @@ static __always_inline bool port_wanted(__u16 port)
  * which cost a helper call each. btf is a constant: one way is compiled.
  */
 #define KREAD(btf, ptr, field) ((btf) ? (ptr)->field : BPF_CORE_READ(ptr, field))
-#define KREAD_BYTES(btf, dst, size, src)			\
-	do {							\
-		if (btf)					\
-			__builtin_memcpy(dst, src, size);	\
-		else						\
-			bpf_core_read(dst, size, src);		\
+#define KREAD_BYTES(btf, dst, size, src)                  \
+	do {                                              \
+		if (btf)                                  \
+			__builtin_memcpy(dst, src, size); \
+		else                                      \
+			bpf_core_read(dst, size, src);    \
 	} while (0)
 
 /* Addresses and ports of sk, as IPv4 or IPv6 per ip. */

@@ -12,14 +12,14 @@
 #ifndef TCPCONNECT_KERNEL_H
 #define TCPCONNECT_KERNEL_H
 
-#define AF_INET		2
-#define AF_INET6	10
-#define IPPROTO_TCP	6
-#define IPPROTO_UDP	17
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
 
 /* include/net/tcp_states.h */
-#define TCP_SYN_SENT	2
-#define TCP_CLOSE	7
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
 
 struct in6_addr {
 	__u8 s6_addr[16];
@@ -29,7 +29,7 @@ struct sock_common {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
 	__be16 skc_dport;
-	__u16 skc_num;			/* local port, host order */
+	__u16 skc_num; /* local port, host order */
 	unsigned short skc_family;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
@@ -37,7 +37,7 @@ struct sock_common {
 
 struct sock {
 	struct sock_common __sk_common;
-	__u16 sk_protocol;		/* a u16 since 5.6 */
+	__u16 sk_protocol; /* a u16 since 5.6 */
 } __attribute__((preserve_access_index));
 
 /* tcpaccept on tracepoints: from an fd to its sock. */
@@ -46,7 +46,7 @@ struct socket {
 } __attribute__((preserve_access_index));
 
 struct file {
-	void *private_data;		/* struct socket * for a socket */
+	void *private_data; /* struct socket * for a socket */
 } __attribute__((preserve_access_index));
 
 struct fdtable {
@@ -60,7 +60,7 @@ struct files_struct {
 
 struct sk_buff {
 	struct sock *sk;
-	unsigned int len;		/* bytes in all, data_len of them paged */
+	unsigned int len; /* bytes in all, data_len of them paged */
 	unsigned int data_len;
 	unsigned char *data;
 } __attribute__((preserve_access_index));
@@ -68,7 +68,7 @@ struct sk_buff {
 /* The receive buffer of udp_recvmsg()/udpv6_recvmsg(). */
 enum iter_type {
 	ITER_IOVEC,
-	ITER_UBUF,			/* 6.0 and later: one user buffer */
+	ITER_UBUF, /* 6.0 and later: one user buffer */
 };
 
 struct iovec {
@@ -80,15 +80,15 @@ struct iov_iter {
 	__u8 iter_type;
 	__kernel_size_t count;
 	void *ubuf;
-	const struct iovec *__iov;	/* 6.4 and later */
+	const struct iovec *__iov; /* 6.4 and later */
 } __attribute__((preserve_access_index));
 
 struct iov_iter___old {
-	const struct iovec *iov;	/* before 6.4 */
+	const struct iovec *iov; /* before 6.4 */
 } __attribute__((preserve_access_index));
 
 struct msghdr {
-	void *msg_name;			/* a kernel copy of the peer's sockaddr */
+	void *msg_name; /* a kernel copy of the peer's sockaddr */
 	struct iov_iter msg_iter;
 } __attribute__((preserve_access_index));
 
@@ -107,7 +107,7 @@ struct nsproxy {
 
 struct task_struct {
 	int tgid;
-	char comm[16];			/* TASK_COMM_LEN */
+	char comm[16]; /* TASK_COMM_LEN */
 	struct nsproxy *nsproxy;
 	struct files_struct *files;
 } __attribute__((preserve_access_index));

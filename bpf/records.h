@@ -75,10 +75,13 @@ struct ipv6_flow_key {
 #define RECORDS_STATIC_ASSERT _Static_assert
 #endif
 /* Every record kind starts with the same two fields: readers find the kind and the time there. */
-RECORDS_STATIC_ASSERT(__builtin_offsetof(struct event, kind) == __builtin_offsetof(struct dns_event, kind),
+RECORDS_STATIC_ASSERT(__builtin_offsetof(struct event, kind) ==
+			      __builtin_offsetof(struct dns_event, kind),
 		      "records must start alike");
-RECORDS_STATIC_ASSERT(__builtin_offsetof(struct event, ts_ns) == 0 && __builtin_offsetof(struct dns_event, ts_ns) == 0,
+RECORDS_STATIC_ASSERT(__builtin_offsetof(struct event, ts_ns) == 0 &&
+			      __builtin_offsetof(struct dns_event, ts_ns) == 0,
 		      "records must start with their timestamp");
-RECORDS_STATIC_ASSERT(sizeof(struct event) == 80, "struct event: keep it a multiple of 8 and small");
+RECORDS_STATIC_ASSERT(sizeof(struct event) == 80,
+		      "struct event: keep it a multiple of 8 and small");
 
 #endif /* TCPCONNECT_RECORDS_H */

@@ -63,7 +63,7 @@ static __always_inline struct sock *sock_of_fd(long fd)
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
-	sock = BPF_CORE_READ(file, private_data);	/* accept() returned a socket */
+	sock = BPF_CORE_READ(file, private_data); /* accept() returned a socket */
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 

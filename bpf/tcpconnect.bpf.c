@@ -28,14 +28,14 @@ char LICENSE[] SEC("license") = "GPL";
 #define MAX_IN_FLIGHT 8192
 
 /* Configuration, written by user space between open and load. */
-const volatile bool defer_to_lport = false;	/* tracepoints with -L */
-const volatile bool do_count = false;		/* -c: count, send no events */
+const volatile bool defer_to_lport = false; /* tracepoints with -L */
+const volatile bool do_count = false;	    /* -c: count, send no events */
 
 /* kprobe path: the sock a thread is connecting, from entry to return. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_IN_FLIGHT);
-	__type(key, __u32);			/* TID */
+	__type(key, __u32); /* TID */
 	__type(value, struct sock *);
 } sockets SEC(".maps");
 
@@ -58,16 +58,16 @@ struct {
 
 /* -d on kprobes: a thread's receive, from udp_recvmsg's entry to its return. */
 struct dns_recv {
-	void *buf;			/* user memory the datagram is copied to */
+	void *buf; /* user memory the datagram is copied to */
 	__u64 size;
 	struct msghdr *msg;
-	bool from_port53;		/* connected to port 53: no need to look at msg_name */
+	bool from_port53; /* connected to port 53: no need to look at msg_name */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_IN_FLIGHT);
-	__type(key, __u32);			/* TID */
+	__type(key, __u32); /* TID */
 	__type(value, struct dns_recv);
 } dns_recvs SEC(".maps");
 
@@ -209,7 +209,7 @@ static __always_inline int connect_return(void *ctx, int ret, __u8 ip)
 		return 0;
 	}
 	if (!do_count)
-		read_task(ev, false);	/* -c counts flows: no task */
+		read_task(ev, false); /* -c counts flows: no task */
 	output(ctx, ev, direct);
 	return 0;
 }
@@ -372,7 +372,7 @@ static __always_inline int dns_recv_entry(struct sock *sk, struct msghdr *msg)
 		else
 			iov = BPF_CORE_READ(old, iov);
 		r.buf = BPF_CORE_READ(iov, iov_base);
-		r.size = BPF_CORE_READ(iov, iov_len);	/* the first segment only */
+		r.size = BPF_CORE_READ(iov, iov_len); /* the first segment only */
 	} else {
 		return 0;
 	}
@@ -458,7 +458,7 @@ int BPF_PROG(tcpc_dns_skb, struct sk_buff *skb)
 			return 0;
 		l4 = (ip[0] & 0xf) * 4;
 	} else if ((ip[0] >> 4) == 6) {
-		if (ip[6] != IPPROTO_UDP)	/* next header; no extension headers */
+		if (ip[6] != IPPROTO_UDP) /* next header; no extension headers */
 			return 0;
 		l4 = 40;
 	} else {

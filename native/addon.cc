@@ -11,11 +11,11 @@
 #include <initializer_list>
 #include <utility>
 
+#include "batch.h"
 #include "errors.h"
 #include "object.h"
 #include "probes.h"
 #include "reader.h"
-#include "batch.h"
 #include "rows.h"
 
 namespace {

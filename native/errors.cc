@@ -30,8 +30,7 @@ void CaptureLibbpfLog() { libbpf_set_print(PrintToBuffer); }
 
 void ClearLibbpfLog() { g_log.clear(); }
 
-void ThrowBpfError(Napi::Env env, const std::string& op, int err,
-                   const std::string& what, const std::string& program) {
+void ThrowBpfError(Napi::Env env, const std::string& op, int err, const std::string& what, const std::string& program) {
   if (err < 0) err = -err;
   std::string message = "failed to " + what + ": " + strerror(err);
   Napi::Error error = Napi::Error::New(env, message);

@@ -13,6 +13,5 @@ void CaptureLibbpfLog();
 // Forget what libbpf logged so far (before an operation whose log we want).
 void ClearLibbpfLog();
 
-[[noreturn]] void ThrowBpfError(Napi::Env env, const std::string& op, int err,
-                                const std::string& what,
+[[noreturn]] void ThrowBpfError(Napi::Env env, const std::string& op, int err, const std::string& what,
                                 const std::string& program = "");

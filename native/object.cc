@@ -4,7 +4,6 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-
 #include <unistd.h>
 
 #include <cerrno>
@@ -103,8 +102,8 @@ void Tracer::SetRodata(Napi::Env env, Napi::Object values) {
       const btf_type* var = btf__type_by_id(btf, vsi->type);
       if (key != btf__name_by_offset(btf, var->name_off)) continue;
       if (buf.Length() != vsi->size || vsi->offset + vsi->size > size)
-        throw Napi::Error::New(env, "rodata " + key + " has size " + std::to_string(vsi->size) +
-                                        ", got " + std::to_string(buf.Length()));
+        throw Napi::Error::New(
+            env, "rodata " + key + " has size " + std::to_string(vsi->size) + ", got " + std::to_string(buf.Length()));
       memcpy(data.data() + vsi->offset, buf.Data(), vsi->size);
       found = true;
       break;
@@ -117,8 +116,7 @@ void Tracer::SetRodata(Napi::Env env, Napi::Object values) {
 
 void Tracer::SelectPrograms(Napi::Env env, Napi::Array names) {
   std::set<std::string> wanted;
-  for (uint32_t i = 0; i < names.Length(); i++)
-    wanted.insert(names.Get(i).As<Napi::String>().Utf8Value());
+  for (uint32_t i = 0; i < names.Length(); i++) wanted.insert(names.Get(i).As<Napi::String>().Utf8Value());
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     bool load = wanted.erase(bpf_program__name(prog)) > 0;

@@ -56,4 +56,3 @@ Napi::Value PinnedMapInfo(const Napi::CallbackInfo& info) {
   close(fd);
   return out;
 }
-

@@ -15,7 +15,7 @@
 namespace {
 
 // The maps of bpf/common.bpf.h that carry records up.
-constexpr const char* kRingMap = "events";           // one ring (or the perf event array)
+constexpr const char* kRingMap = "events";            // one ring (or the perf event array)
 constexpr const char* kPerCpuMap = "events_per_cpu";  // an array of ring buffers, one per CPU
 constexpr const char* kLostMap = "events_lost";       // records the rings had no room for
 
@@ -62,8 +62,7 @@ bpf_map* FindMap(Napi::Env env, bpf_object* obj, const char* name) {
 
 // The map becomes a map of `type` with u32 keys and values and max_entries
 // entries (0: libbpf sizes it to the CPUs).
-void Retype(Napi::Env env, bpf_object* obj, const char* name, bpf_map_type type, uint32_t max_entries,
-            const char* as) {
+void Retype(Napi::Env env, bpf_object* obj, const char* name, bpf_map_type type, uint32_t max_entries, const char* as) {
   bpf_map* map = FindMap(env, obj, name);
   int err = bpf_map__set_type(map, type);
   if (!err) err = bpf_map__set_key_size(map, sizeof(__u32));
@@ -96,8 +95,7 @@ bool MergeRuns(std::vector<Entry>& entries) {
       merged.push_back(starts[k]);
       if (k + 1 == starts.size()) break;
       size_t end = k + 2 < starts.size() ? starts[k + 2] : entries.size();
-      std::inplace_merge(entries.begin() + starts[k], entries.begin() + starts[k + 1], entries.begin() + end,
-                         earlier);
+      std::inplace_merge(entries.begin() + starts[k], entries.begin() + starts[k + 1], entries.begin() + end, earlier);
     }
     starts.swap(merged);
   }
@@ -146,7 +144,8 @@ size_t ShapeTransportMaps(Napi::Env env, bpf_object* obj, Transport transport) {
   size_t bytes = kMinRingBytes;
   while (bytes * 2 <= share) bytes *= 2;
   int err = bpf_map__set_max_entries(outer, cpus);
-  if (err) ThrowBpfError(env, "open", err, std::string("size ") + kPerCpuMap + " for " + std::to_string(cpus) + " CPUs");
+  if (err)
+    ThrowBpfError(env, "open", err, std::string("size ") + kPerCpuMap + " for " + std::to_string(cpus) + " CPUs");
   return bytes;
 }
 
@@ -232,8 +231,7 @@ Napi::Value Collate(const Napi::CallbackInfo& info) {
 
 // ---- Reader ------------------------------------------------------------
 
-Reader::Reader(Napi::Env env, bpf_object* obj, Transport transport, size_t per_cpu_ring_bytes,
-               Napi::Function on_events)
+Reader::Reader(Napi::Env env, bpf_object* obj, Transport transport, size_t per_cpu_ring_bytes, Napi::Function on_events)
     : env_(env),
       obj_(obj),
       transport_(transport),
@@ -478,8 +476,7 @@ bool Reader::Deliver() {
   Napi::Env env = env_;
   Napi::HandleScope scope(env);
   Napi::Buffer<uint8_t> view;
-  if (!batch_.empty())
-    view = Napi::Buffer<uint8_t>::New(env, batch_.data(), batch_.size(), [](Napi::Env, uint8_t*) {});
+  if (!batch_.empty()) view = Napi::Buffer<uint8_t>::New(env, batch_.data(), batch_.size(), [](Napi::Env, uint8_t*) {});
   Napi::Value batch = view.IsEmpty() ? env.Null() : view.As<Napi::Value>();
   Napi::Value lost = Napi::Number::New(env, static_cast<double>(lost_));
   Napi::Value malformed = Napi::Number::New(env, static_cast<double>(malformed_));

@@ -54,9 +54,9 @@ class Collator {
     size_t off;  // of the framed record in arrived_
   };
   bool merged_;
-  Bytes arrived_;              // framed, in the order read (the records held back first)
-  std::vector<Entry> index_;   // merged only
-  Bytes held_;                 // scratch for the records held back
+  Bytes arrived_;             // framed, in the order read (the records held back first)
+  std::vector<Entry> index_;  // merged only
+  Bytes held_;                // scratch for the records held back
   uint64_t malformed_ = 0;
 };
 

@@ -23,9 +23,9 @@ struct FieldName {
 
 // In the order of RowWriter::Field, after kText.
 constexpr FieldName kFields[] = {
-    {"pid", 'd', 20},      {"uid", 'd', 20},   {"task", 's', TASK_COMM_LEN}, {"ip", 'd', 20},
-    {"saddr", 's', 46},    {"daddr", 's', 46}, {"lport", 'd', 20},           {"dport", 'd', 20},
-    {"seconds", 'f', 64},  {"clock", 's', 15}, {"suffix", 's', 0},
+    {"pid", 'd', 20},     {"uid", 'd', 20},   {"task", 's', TASK_COMM_LEN}, {"ip", 'd', 20},
+    {"saddr", 's', 46},   {"daddr", 's', 46}, {"lport", 'd', 20},           {"dport", 'd', 20},
+    {"seconds", 'f', 64}, {"clock", 's', 15}, {"suffix", 's', 0},
 };
 
 // n bytes from s to at, returning at + n. A row is a dozen copies of 1 to
@@ -112,16 +112,15 @@ RowWriter::RowWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RowWrite
     while (f < std::size(kFields) && name != kFields[f].name) f++;
     if (f == std::size(kFields)) throw Napi::TypeError::New(env, "no row field named " + name);
     if (conv.size() != 1 || conv[0] != kFields[f].conv)
-      throw Napi::TypeError::New(env, "row field " + name + " prints with %" + std::string(1, kFields[f].conv) +
-                                          ", not %" + conv);
+      throw Napi::TypeError::New(
+          env, "row field " + name + " prints with %" + std::string(1, kFields[f].conv) + ", not %" + conv);
     pieces_.push_back({static_cast<Field>(f + 1), conv[0], p.Get("width").As<Napi::Number>().Int32Value(),
                        p.Get("precision").As<Napi::Number>().Int32Value(), p.Get("left").ToBoolean().Value(),
                        std::string()});
     longest_ += std::max<size_t>(kFields[f].longest, std::max(0, pieces_.back().width));
   }
-  repeatable_ = std::none_of(pieces_.begin(), pieces_.end(), [](const Piece& p) {
-    return p.field == Field::kSeconds || p.field == Field::kClock;
-  });
+  repeatable_ = std::none_of(pieces_.begin(), pieces_.end(),
+                             [](const Piece& p) { return p.field == Field::kSeconds || p.field == Field::kClock; });
   look_up_ = repeatable_;
 }
 
@@ -260,7 +259,7 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
                                          " connect records, got " + std::to_string(suffixes.Length()));
   std::string suffix;
   at_ = nullptr;
-  if (look_up_) look_up_ = found_ * 4 >= written_;       // as the last batch that looked found
+  if (look_up_) look_up_ = found_ * 4 >= written_;                       // as the last batch that looked found
   if (repeatable_ && !look_up_ && ++batches_ % 8 == 0) look_up_ = true;  // and now and then again
   found_ = written_ = 0;
   looking_ = look_up_ && !suffixed;  // a suffix (-d's QUERY) is not in the record

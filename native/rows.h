@@ -51,7 +51,7 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   void Int(const Piece& p, uint64_t v);
 
   std::vector<Piece> pieces_;
-  size_t longest_ = 0;   // the longest row the pieces make, suffix and newline aside
+  size_t longest_ = 0;  // the longest row the pieces make, suffix and newline aside
   // Rows are written here, at at_ (grown by Reserve), and lent to JS as
   // format()'s text until the next call.
   std::shared_ptr<std::string> out_ = std::make_shared<std::string>();

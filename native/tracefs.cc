@@ -53,8 +53,10 @@ long ReadIdInPrivateNamespace(const std::string& path) {
       err = errno;
     } else {
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) err = errno;
-      else if ((n = read(fd, buf, sizeof(buf) - 1)) <= 0) err = n < 0 ? errno : EINVAL;
+      if (fd < 0)
+        err = errno;
+      else if ((n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+        err = n < 0 ? errno : EINVAL;
     }
     if (err != 0) {
       char reply[] = {'E', static_cast<char>(err)};

@@ -23,5 +23,7 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
   // dns-packet is CommonJS: its require() of Node's modules needs a require.
-  banner: { js: "import { createRequire as __tcpconnectRequire } from 'node:module';\nconst require = __tcpconnectRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __tcpconnectRequire } from 'node:module';\nconst require = __tcpconnectRequire(import.meta.url);",
+  },
 });

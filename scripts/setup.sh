@@ -3,7 +3,8 @@
 #
 # Installs what tcpconnect needs on Debian 12 / Ubuntu, as root, then builds
 # it and puts `tcpconnect` on PATH (and its man page on MANPATH):
-#   - Debian packages: clang and llvm (compile bpf/), libbpf-dev, libelf-dev
+#   - Debian packages: clang and llvm (compile bpf/), clang-format (npm run
+#     lint), libbpf-dev, libelf-dev
 #     and zlib1g-dev (the addon links libbpf), pkg-config, make and g++
 #     (node-gyp), bpftool and iproute2 (the tests), groff-base (man pages);
 #   - the npm dependencies (npm install), whose install step builds everything;
@@ -25,7 +26,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 	exit 1
 }
 
-scripts/ensure-packages.sh setup clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 bpftool iproute2 groff-base
+scripts/ensure-packages.sh setup clang clang-format llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 bpftool iproute2 groff-base
 
 # npm install, not npm ci: the registry reachable here lists only some of
 # rollup's per-platform optional packages, and npm ci refuses a lock file

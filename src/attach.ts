@@ -9,7 +9,7 @@
 import os from 'node:os';
 
 import type { AttachMethod } from './cli/values.js';
-import { FatalError, bpfErrorData } from './errors.js';
+import { bpfErrorData, FatalError } from './errors.js';
 import type { TransportChoice } from './events.js';
 import type { NativeBinding, NativeTracer, TracerSpec } from './native.js';
 import type { Io } from './run.js';
@@ -75,7 +75,10 @@ function strerror(errno: number | undefined): string {
 }
 
 function lastLogLine(log: string | undefined): string {
-  const lines = (log ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = (log ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.length ? lines[lines.length - 1] : '';
 }
 
@@ -149,9 +152,7 @@ export function openAndAttach(
       if (plan.method !== 'auto' || method === 'tracepoint') {
         tracer.close();
         const hint =
-          method === 'kprobe'
-            ? '; this kernel may lack kprobes (CONFIG_KPROBES): try --attach tracepoint'
-            : '';
+          method === 'kprobe' ? '; this kernel may lack kprobes (CONFIG_KPROBES): try --attach tracepoint' : '';
         throw new FatalError(`${plan.tool}: cannot attach ${set.hooks}: ${failures[failures.length - 1]}${hint}`);
       }
     }

@@ -7,14 +7,26 @@
 
 import fs from 'node:fs';
 
-import { FatalError, bpfErrorData } from './errors.js';
+import { bpfErrorData, FatalError } from './errors.js';
 import type { NativeBinding } from './native.js';
 
 const BPF_FS_MAGIC = 0xcafe4a11;
 const BPF_MAP_TYPE_HASH = 1;
 const MAP_TYPES = [
-  'unspec', 'hash', 'array', 'prog_array', 'perf_event_array', 'percpu_hash', 'percpu_array', 'stack_trace',
-  'cgroup_array', 'lru_hash', 'lru_percpu_hash', 'lpm_trie', 'array_of_maps', 'hash_of_maps',
+  'unspec',
+  'hash',
+  'array',
+  'prog_array',
+  'perf_event_array',
+  'percpu_hash',
+  'percpu_array',
+  'stack_trace',
+  'cgroup_array',
+  'lru_hash',
+  'lru_percpu_hash',
+  'lpm_trie',
+  'array_of_maps',
+  'hash_of_maps',
 ];
 
 interface FilterMap {

@@ -3,10 +3,10 @@
 // The typed face of the addon (native/). Loaded lazily, so that --help and
 // usage errors work even where it was never built.
 
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { FatalError } from './errors.js';
 import type { Transport } from './events.js';
@@ -39,7 +39,14 @@ export interface NativeTracer {
 
 /** A record field a row prints; see native/rows.cc. */
 export type RowField =
-  | 'pid' | 'uid' | 'task' | 'ip' | 'saddr' | 'daddr' | 'lport' | 'dport'
+  | 'pid'
+  | 'uid'
+  | 'task'
+  | 'ip'
+  | 'saddr'
+  | 'daddr'
+  | 'lport'
+  | 'dport'
   | 'seconds' // since the first row written (-t)
   | 'clock' // HH:MM:SS of the wall clock when printed (tcpaccept -T)
   | 'suffix'; // text the caller gives (-d's QUERY)

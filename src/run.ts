@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import type { Parsed } from './cli/args.js';
 import { FatalError, UsageError } from './errors.js';
 import type { Transport } from './events.js';
-import { type NativeBinding, type NativeTracer, loadNative } from './native.js';
+import { loadNative, type NativeBinding, type NativeTracer } from './native.js';
 
 export interface Io {
   /**

@@ -4,14 +4,14 @@
 // (bpf/tcpaccept.bpf.c), and its run: a row per accept. The record and the
 // rest of the plumbing are tcpconnect's.
 
-import { COMMON_OPTIONS, type CommonOptions, type Parsed, commonOptions, parseOptions } from './cli/args.js';
-import { type OptionDoc, help, usage } from './cli/help.js';
 import { type AttachPlan, commonRodata, flag, openAndAttach, preflight } from './attach.js';
+import { COMMON_OPTIONS, type CommonOptions, commonOptions, type Parsed, parseOptions } from './cli/args.js';
+import { help, type OptionDoc, usage } from './cli/help.js';
 import { containerFilters } from './containers.js';
 import { chooseTransport, streamRows } from './events.js';
 import { acceptHeader, acceptRowParts, rowPieces } from './format.js';
 import type { NativeBinding } from './native.js';
-import { type Io, type Tool, runTool, traceUntilStopped } from './run.js';
+import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
 export const PROG = 'tcpaccept';
 const DESCRIPTION = 'Trace TCP accepts';

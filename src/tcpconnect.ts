@@ -4,17 +4,17 @@
 // bpf/tcpconnect.bpf.c, with what rodata), and its run: a row per connect,
 // or -c's table at the end.
 
-import { COMMON_OPTIONS, type CommonOptions, type Parsed, commonOptions, given, parseOptions } from './cli/args.js';
-import { type OptionDoc, help, usage } from './cli/help.js';
-import { parseUid } from './cli/values.js';
 import { type AttachPlan, commonRodata, flag, openAndAttach, preflight, u32 } from './attach.js';
+import { COMMON_OPTIONS, type CommonOptions, commonOptions, given, type Parsed, parseOptions } from './cli/args.js';
+import { help, type OptionDoc, usage } from './cli/help.js';
+import { parseUid } from './cli/values.js';
 import { containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
 import { UsageError } from './errors.js';
 import { chooseTransport, streamRows } from './events.js';
 import { BANNER, countTable, header, rowParts, rowPieces } from './format.js';
 import type { NativeBinding, NativeTracer } from './native.js';
-import { type Io, type Tool, runTool, traceUntilStopped } from './run.js';
+import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
 export const PROG = 'tcpconnect';
 const DESCRIPTION = 'Trace TCP connects';
@@ -142,7 +142,7 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   );
   const attached = openAndAttach(native, attachPlan(opts, native, containers), transport, io.kprobesAvailable());
   const start = (tracer: NativeTracer): string => {
-    streamRows(PROG, tracer, io, rows, dns && dns.dnsQueries(native.records, new dns.DnsCache()));
+    streamRows(PROG, tracer, io, rows, dns?.dnsQueries(native.records, new dns.DnsCache()));
     // -c prints the banner, then nothing until it is stopped (as bcc).
     return opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`;
   };

@@ -89,6 +89,8 @@ describe.skipIf(!built && process.env.CI !== 'true')('count table', () => {
   });
 
   it('has only the header when nothing was counted', () => {
-    expect(countTable([], [])).toBe('\nLADDR                     RADDR                     RPORT                CONNECTS  \n');
+    expect(countTable([], [])).toBe(
+      '\nLADDR                     RADDR                     RPORT                CONNECTS  \n',
+    );
   });
 });

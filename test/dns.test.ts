@@ -73,7 +73,9 @@ describe('DnsCache', () => {
   it('ignores queries, responses with other than one question, and other record types', () => {
     const c = new DnsCache();
     const a = { type: 'A' as const, name: 'q.example', data: '192.0.2.5' };
-    expect(c.add(dnsPacket.encode({ type: 'query', id: 1, questions: [{ type: 'A', name: 'q.example' }], answers: [a] }), 0)).toBe(0);
+    expect(
+      c.add(dnsPacket.encode({ type: 'query', id: 1, questions: [{ type: 'A', name: 'q.example' }], answers: [a] }), 0),
+    ).toBe(0);
     expect(
       c.add(
         dnsPacket.encode({
@@ -105,7 +107,7 @@ describe('DnsCache', () => {
   it('survives random and mutated packets without throwing (fuzz)', () => {
     // A small deterministic generator, so a failure can be replayed.
     let seed = 0x5eed;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const valid = response('fuzz.example', [
       { type: 'CNAME', name: 'fuzz.example', data: 'a.fuzz.example' },
       { type: 'A', name: 'a.fuzz.example', data: '192.0.2.6' },

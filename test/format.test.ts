@@ -32,7 +32,9 @@ describe('header', () => {
   });
 
   it('with -d ends in QUERY, as bcc', () => {
-    expect(header({ ...plain, dns: true })).toBe('PID     COMM         IP SADDR            DADDR            DPORT  QUERY');
+    expect(header({ ...plain, dns: true })).toBe(
+      'PID     COMM         IP SADDR            DADDR            DPORT  QUERY',
+    );
   });
 
   it('with -U only puts UID first', () => {

@@ -6,17 +6,26 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
-
-import { OPTIONS } from '../src/tcpconnect.js';
 import { OPTIONS as ACCEPT_OPTIONS } from '../src/tcpaccept.js';
+import { OPTIONS } from '../src/tcpconnect.js';
 
 const PAGES = [
   { name: 'tcpconnect', options: OPTIONS, fallback: 'sock:inet_sock_set_state' },
   { name: 'tcpaccept', options: ACCEPT_OPTIONS, fallback: 'syscalls:sys_exit_accept4' },
 ];
 const SECTIONS = [
-  'NAME', 'SYNOPSIS', 'DESCRIPTION', 'REQUIREMENTS', 'OPTIONS', 'EXAMPLES', 'FIELDS',
-  'OVERHEAD', 'SOURCE', 'OS', 'STABILITY', 'SEE ALSO',
+  'NAME',
+  'SYNOPSIS',
+  'DESCRIPTION',
+  'REQUIREMENTS',
+  'OPTIONS',
+  'EXAMPLES',
+  'FIELDS',
+  'OVERHEAD',
+  'SOURCE',
+  'OS',
+  'STABILITY',
+  'SEE ALSO',
 ];
 
 describe.each(PAGES)('man/man8/$name.8', ({ name, options, fallback }) => {

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
-
-import { parseArgs } from '../src/tcpconnect.js';
-import { UsageError } from '../src/errors.js';
 import { parseAttach, parsePid, parsePorts, parseUid } from '../src/cli/values.js';
+import { UsageError } from '../src/errors.js';
+import { parseArgs } from '../src/tcpconnect.js';
 
 describe('parsePid', () => {
   it.each([
@@ -77,13 +76,33 @@ describe('parseArgs', () => {
     const dns = parseArgs(['--dns']);
     expect(dns.kind === 'run' && dns.options.dns).toBe(true);
     const long = parseArgs([
-      '--timestamp', '--pid', '181', '--port', '80,81', '--ipv6', '--lport', '--print-uid', '--uid', '1000', '--count',
+      '--timestamp',
+      '--pid',
+      '181',
+      '--port',
+      '80,81',
+      '--ipv6',
+      '--lport',
+      '--print-uid',
+      '--uid',
+      '1000',
+      '--count',
     ]);
     const want = {
       kind: 'run',
       options: {
-        timestamp: true, pid: 181, ports: [80, 81], family: 6, lport: true, printUid: true, uid: 1000, count: true, dns: false,
-        cgroupmap: undefined, mntnsmap: undefined, attach: 'auto',
+        timestamp: true,
+        pid: 181,
+        ports: [80, 81],
+        family: 6,
+        lport: true,
+        printUid: true,
+        uid: 1000,
+        count: true,
+        dns: false,
+        cgroupmap: undefined,
+        mntnsmap: undefined,
+        attach: 'auto',
       },
     };
     expect(short).toEqual(want);
@@ -92,7 +111,10 @@ describe('parseArgs', () => {
 
   it('takes --cgroupmap and --mntnsmap paths', () => {
     const p = parseArgs(['--cgroupmap', '/sys/fs/bpf/cg', '--mntnsmap', '/sys/fs/bpf/mnt']);
-    expect(p.kind === 'run' && [p.options.cgroupmap, p.options.mntnsmap]).toEqual(['/sys/fs/bpf/cg', '/sys/fs/bpf/mnt']);
+    expect(p.kind === 'run' && [p.options.cgroupmap, p.options.mntnsmap]).toEqual([
+      '/sys/fs/bpf/cg',
+      '/sys/fs/bpf/mnt',
+    ]);
   });
 
   it('takes -4 and --attach tracepoint', () => {

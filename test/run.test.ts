@@ -2,9 +2,9 @@
 //
 // The whole CLI through run(), with a fake native binding: exit codes,
 // messages, the attach-method policy, and rows from a batch.
-import { describe, expect, it, vi } from 'vitest';
 
 import * as dnsPacket from 'dns-packet';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { Transport } from '../src/events.js';
 import { loadNative, type NativeBinding, type NativeTracer, type TracerSpec } from '../src/native.js';
@@ -28,12 +28,20 @@ interface FakeKernel {
 function fakeNative(kernel: FakeKernel): NativeBinding {
   class Tracer implements NativeTracer {
     constructor(object: string, spec: TracerSpec) {
-      if (kernel.loadErrno) throw Object.assign(new Error('failed to load BPF object tcpconnect: x'), { op: 'load', errno: kernel.loadErrno, log: 'libbpf: some detail\n' });
+      if (kernel.loadErrno)
+        throw Object.assign(new Error('failed to load BPF object tcpconnect: x'), {
+          op: 'load',
+          errno: kernel.loadErrno,
+          log: 'libbpf: some detail\n',
+        });
       kernel.opened.push({ object, spec });
     }
     attach(programs: string[]) {
       if (!kernel.kprobes && programs.some((p) => p.startsWith('tcpc_v')))
-        throw Object.assign(new Error(`failed to attach ${programs[0]}: No such file or directory`), { op: 'attach', errno: 2 });
+        throw Object.assign(new Error(`failed to attach ${programs[0]}: No such file or directory`), {
+          op: 'attach',
+          errno: 2,
+        });
       kernel.attached.push(programs);
     }
     start(cb: (batch: Buffer | null, lost: number, malformed: number) => void) {
@@ -128,7 +136,11 @@ describe('run', () => {
     const done = run([], h.io);
     await Promise.resolve();
     expect(h.kernel.opened[0].spec.programs).toEqual([
-      'tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return', 'tcpc_state',
+      'tcpc_v4_entry',
+      'tcpc_v4_return',
+      'tcpc_v6_entry',
+      'tcpc_v6_return',
+      'tcpc_state',
     ]);
     expect(h.kernel.attached).toEqual([['tcpc_state']]);
     expect(h.err).toEqual([
@@ -168,7 +180,12 @@ describe('run', () => {
     expect(h.err).toEqual([
       'tcpconnect: cannot attach kprobes on tcp_v4_connect, tcp_v6_connect: No such file or directory; this kernel may lack kprobes (CONFIG_KPROBES): try --attach tracepoint',
     ]);
-    expect(h.kernel.opened[0].spec.programs).toEqual(['tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return']);
+    expect(h.kernel.opened[0].spec.programs).toEqual([
+      'tcpc_v4_entry',
+      'tcpc_v4_return',
+      'tcpc_v6_entry',
+      'tcpc_v6_return',
+    ]);
     expect(h.kernel.closed).toBe(1);
   });
 
@@ -191,7 +208,9 @@ describe('run', () => {
     expect([r.filter_uid_on[0], r.filter_uid.readUInt32LE()]).toEqual([1, 0]);
     expect(r.filter_family[0]).toBe(6);
     expect(r.filter_ports_on[0]).toBe(1);
-    const set = [...r.filter_ports].flatMap((byte, i) => [...Array(8).keys()].filter((b) => byte & (1 << b)).map((b) => i * 8 + b));
+    const set = [...r.filter_ports].flatMap((byte, i) =>
+      [...Array(8).keys()].filter((b) => byte & (1 << b)).map((b) => i * 8 + b),
+    );
     expect(set).toEqual([80, 443]);
     h.stop();
     await done;
@@ -236,7 +255,9 @@ describe('run', () => {
     const done = run([], h.io);
     await Promise.resolve();
     const r = h.kernel.opened[0].spec.rodata;
-    expect([r.filter_pid.readUInt32LE(), r.filter_uid_on[0], r.filter_ports_on[0], r.filter_family[0]]).toEqual([0, 0, 0, 0]);
+    expect([r.filter_pid.readUInt32LE(), r.filter_uid_on[0], r.filter_ports_on[0], r.filter_family[0]]).toEqual([
+      0, 0, 0, 0,
+    ]);
     h.stop();
     await done;
   });
@@ -279,7 +300,7 @@ describe('run', () => {
     const done = run(['-d'], h.io);
     await vi.waitFor(() => expect(h.kernel.attached).not.toEqual([])); // -d loads its module first
     expect(h.kernel.attached).toEqual([['tcpc_state', 'tcpc_dns_skb']]);
-    expect(h.out.join('')).toMatch(/DPORT  QUERY\n$/);
+    expect(h.out.join('')).toMatch(/DPORT {2}QUERY\n$/);
     const psql = { pid: 5, task: 'psql', dport: 5432, daddr: '192.0.2.7' };
     h.kernel.emit!([[record({ ...psql, tsUs: 1 }), dnsRecord(answer, 2), record({ ...psql, tsUs: 3 })]]);
     expect(h.out.slice(1)).toEqual([
@@ -299,7 +320,10 @@ describe('run', () => {
     );
     // Two CPUs' rings: the reader puts their records in time order.
     h.kernel.emit!(
-      [[record({ pid: 20, tsUs: 2, task: 'second', dport: 81 })], [record({ pid: 10, tsUs: 1, task: 'first', dport: 80 })]],
+      [
+        [record({ pid: 20, tsUs: 2, task: 'second', dport: 81 })],
+        [record({ pid: 10, tsUs: 1, task: 'first', dport: 80 })],
+      ],
       3,
     );
     expect(h.out.slice(1)).toEqual([

@@ -11,7 +11,9 @@ const HEADER = 'PID     COMM         IP RADDR            RPORT LADDR            
 
 describe('tcpaccept output', () => {
   it('has the header the fixture gives for bcc', () => {
-    expect(readFileSync(new URL('./fixtures/tcpaccept-behaviour.md', import.meta.url), 'utf8')).toContain(`\`${HEADER}\``);
+    expect(readFileSync(new URL('./fixtures/tcpaccept-behaviour.md', import.meta.url), 'utf8')).toContain(
+      `\`${HEADER}\``,
+    );
   });
 
   it('has bcc header in each mode, TIME first', () => {
@@ -32,7 +34,13 @@ describe('tcpaccept flags', () => {
     expect(p).toEqual({
       kind: 'run',
       options: {
-        time: true, timestamp: true, pid: 181, ports: [80, 81], family: 6, cgroupmap: '/m', mntnsmap: undefined,
+        time: true,
+        timestamp: true,
+        pid: 181,
+        ports: [80, 81],
+        family: 6,
+        cgroupmap: '/m',
+        mntnsmap: undefined,
         attach: 'auto',
       },
     });

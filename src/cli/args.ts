@@ -24,9 +24,7 @@ function program(prog: string, options: OptionDoc[]): Command {
     const flags = [doc.short, doc.long].filter(Boolean).join(', ') + (doc.metavar ? ` <${doc.metavar}>` : '');
     const opt = new Option(flags, doc.help);
     if (doc.group)
-      opt.conflicts(
-        options.filter((o) => o.group === doc.group && o !== doc).map((o) => o.long.replace(/^--/, '')),
-      );
+      opt.conflicts(options.filter((o) => o.group === doc.group && o !== doc).map((o) => o.long.replace(/^--/, '')));
     cmd.addOption(opt);
   }
   return cmd;
@@ -38,15 +36,22 @@ const argName = (flags: string) => flags.replace(/ <.*>$/, '').replace(', ', '/'
 /** commander's messages, worded as argparse words them. */
 function argparseMessage(err: CommanderError, argv: string[]): string {
   const m = err.message.replace(/^error: /, '');
-  let g: RegExpMatchArray | null;
-  if ((g = m.match(/^option '(.+)' cannot be used with option '(.+)'$/))) {
+  const conflict = m.match(/^option '(.+)' cannot be used with option '(.+)'$/);
+  if (conflict) {
     // argparse names the one given last first.
-    const seenAt = (flags: string) => Math.max(...argName(flags).split('/').map((f) => argv.lastIndexOf(f)));
-    const [first, last] = [g[1], g[2]].sort((a, b) => seenAt(a) - seenAt(b));
+    const seenAt = (flags: string) =>
+      Math.max(
+        ...argName(flags)
+          .split('/')
+          .map((f) => argv.lastIndexOf(f)),
+      );
+    const [first, last] = [conflict[1], conflict[2]].sort((a, b) => seenAt(a) - seenAt(b));
     return `argument ${argName(last)}: not allowed with argument ${argName(first)}`;
   }
-  if ((g = m.match(/^option '(.+)' argument missing$/))) return `argument ${argName(g[1])}: expected one argument`;
-  if ((g = m.match(/^unknown option '(.+)'$/))) return `unrecognized arguments: ${g[1]}`;
+  const missing = m.match(/^option '(.+)' argument missing$/);
+  if (missing) return `argument ${argName(missing[1])}: expected one argument`;
+  const unknown = m.match(/^unknown option '(.+)'$/);
+  if (unknown) return `unrecognized arguments: ${unknown[1]}`;
   if (err.code === 'commander.excessArguments')
     return `unrecognized arguments: ${argv.filter((a) => !a.startsWith('-')).slice(-1)[0] ?? ''}`;
   return m;

@@ -26,7 +26,12 @@ function usageParts(options: OptionDoc[]): string[] {
       parts.push(`[${one(opt)}]`);
     } else if (!seen.has(opt.group)) {
       seen.add(opt.group);
-      parts.push(`[${options.filter((o) => o.group === opt.group).map(one).join(' | ')}]`);
+      parts.push(
+        `[${options
+          .filter((o) => o.group === opt.group)
+          .map(one)
+          .join(' | ')}]`,
+      );
     }
   }
   return parts;

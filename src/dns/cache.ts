@@ -68,7 +68,7 @@ export class DnsCache {
 export function parseIPv4(text: string): Uint8Array | undefined {
   const m = text.match(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/);
   const bytes = m?.slice(1).map(Number);
-  return bytes && bytes.every((b) => b <= 255) ? Uint8Array.from(bytes) : undefined;
+  return bytes?.every((b) => b <= 255) ? Uint8Array.from(bytes) : undefined;
 }
 
 /** IPv6 text in any form (dns-packet's AAAA text, say) -> its 16 bytes; undefined if it is not one. */
@@ -82,7 +82,8 @@ export function parseIPv6(text: string): Uint8Array | undefined {
   // A trailing dotted quad is two words.
   const last = halves.length === 2 ? tail : head;
   const dotted = last.length ? parseIPv4(last[last.length - 1]) : undefined;
-  if (dotted) last.splice(-1, 1, ((dotted[0] << 8) | dotted[1]).toString(16), ((dotted[2] << 8) | dotted[3]).toString(16));
+  if (dotted)
+    last.splice(-1, 1, ((dotted[0] << 8) | dotted[1]).toString(16), ((dotted[2] << 8) | dotted[3]).toString(16));
   const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
   if (groups.length !== 8) return undefined;
   const out = new Uint8Array(16);

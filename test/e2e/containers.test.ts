@@ -10,14 +10,14 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
 import {
-  CLI,
-  ToolRun,
   armedConnector,
   bccRow,
+  CLI,
   describeE2E,
   listeners,
   ourProgramsAfterExit,
   stopAll,
+  ToolRun,
 } from './harness.js';
 
 const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
@@ -38,7 +38,21 @@ function keyHex(n: bigint): string[] {
 
 function pinMap(name: string, keySize: number, valueSize: number, type = 'hash'): string {
   const p = path.join(BPFFS, `${tag}-${name}`);
-  bpftool('map', 'create', p, 'type', type, 'key', String(keySize), 'value', String(valueSize), 'entries', '128', 'name', name.replace(/-/g, '_').slice(0, 15));
+  bpftool(
+    'map',
+    'create',
+    p,
+    'type',
+    type,
+    'key',
+    String(keySize),
+    'value',
+    String(valueSize),
+    'entries',
+    '128',
+    'name',
+    name.replace(/-/g, '_').slice(0, 15),
+  );
   return p;
 }
 
@@ -110,7 +124,20 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
     const inside = await armedConnector('tcpc-mnt-in', '127.0.0.1', ports.v4, ['unshare', '-m']);
     const outside = await armedConnector('tcpc-mnt-out', '127.0.0.1', ports.v4);
     expect(mntnsOf(inside.pid)).not.toBe(mntnsOf(outside.pid));
-    bpftool('map', 'update', 'pinned', map, 'key', ...keyHex(mntnsOf(inside.pid)), 'value', 'hex', '01', '00', '00', '00');
+    bpftool(
+      'map',
+      'update',
+      'pinned',
+      map,
+      'key',
+      ...keyHex(mntnsOf(inside.pid)),
+      'value',
+      'hex',
+      '01',
+      '00',
+      '00',
+      '00',
+    );
     const tool = await ToolRun.start(['--mntnsmap', map, ...attach]);
     await outside.fire();
     await inside.fire();
@@ -127,7 +154,20 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
     const cgOnly = await armedConnector('tcpc-cg-only', '127.0.0.1', ports.v4);
     intoCgroup(both.pid);
     intoCgroup(cgOnly.pid);
-    bpftool('map', 'update', 'pinned', mnt, 'key', ...keyHex(mntnsOf(both.pid)), 'value', 'hex', '01', '00', '00', '00');
+    bpftool(
+      'map',
+      'update',
+      'pinned',
+      mnt,
+      'key',
+      ...keyHex(mntnsOf(both.pid)),
+      'value',
+      'hex',
+      '01',
+      '00',
+      '00',
+      '00',
+    );
     const tool = await ToolRun.start(['--cgroupmap', cg, '--mntnsmap', mnt, ...attach]);
     await cgOnly.fire();
     await both.fire();
@@ -156,7 +196,9 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
       const r = spawnSync(process.execPath, [CLI, flag, p, ...attach], { encoding: 'utf8', timeout: 10000 });
       expect(r.status).toBe(1);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toBe(`tcpconnect: ${flag} ${p}: ${message}${message.endsWith('keys') ? ` (${flag === '--cgroupmap' ? 'cgroup v2 ids' : 'mount namespace ids'})` : ''}${message.startsWith('not on') ? ' (pin the map under /sys/fs/bpf)' : ''}\n`);
+      expect(r.stderr).toBe(
+        `tcpconnect: ${flag} ${p}: ${message}${message.endsWith('keys') ? ` (${flag === '--cgroupmap' ? 'cgroup v2 ids' : 'mount namespace ids'})` : ''}${message.startsWith('not on') ? ' (pin the map under /sys/fs/bpf)' : ''}\n`,
+      );
     }
     expect(await ourProgramsAfterExit()).toEqual([]);
   });

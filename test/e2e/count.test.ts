@@ -4,7 +4,7 @@
 // exact table.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
-import { ToolRun, armedConnector, connectFrom, describeE2E, listeners, stopAll } from './harness.js';
+import { armedConnector, connectFrom, describeE2E, listeners, stopAll, ToolRun } from './harness.js';
 
 const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
 const attach = METHOD ? ['--attach', METHOD] : [];

@@ -8,8 +8,8 @@ import net from 'node:net';
 
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
-import { type Responder, askUnconnected, startResponder } from './dns-responder.js';
-import { ToolRun, armedConnector, describeE2E, stopAll } from './harness.js';
+import { askUnconnected, type Responder, startResponder } from './dns-responder.js';
+import { armedConnector, describeE2E, stopAll, ToolRun } from './harness.js';
 
 const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
 const attach = METHOD ? ['--attach', METHOD] : [];
@@ -85,8 +85,12 @@ describeE2E('tcpconnect -d end to end', () => {
     const tool = await ToolRun.start(['-d', ...attach]);
     const ask = (server: string, name: string) => async () =>
       expect((await askUnconnected(server, name, 'A')).answers?.length).toBe(1);
-    expect(await rowFor(tool, 'tcpc-dns-udp', '127.0.0.6', ask(dns.v4, 'udp.tcpc.test'))).toMatch(named('127.0.0.6', 'udp.tcpc.test'));
-    expect(await rowFor(tool, 'tcpc-dns-api6', '127.0.0.2', ask(dns.v6, 'api.tcpc.test'))).toMatch(named('127.0.0.2', 'api.tcpc.test'));
+    expect(await rowFor(tool, 'tcpc-dns-udp', '127.0.0.6', ask(dns.v4, 'udp.tcpc.test'))).toMatch(
+      named('127.0.0.6', 'udp.tcpc.test'),
+    );
+    expect(await rowFor(tool, 'tcpc-dns-api6', '127.0.0.2', ask(dns.v6, 'api.tcpc.test'))).toMatch(
+      named('127.0.0.2', 'api.tcpc.test'),
+    );
   });
 
   it('says No DNS Query, localhost, and the delay when the answer came over 100 ms before', async () => {

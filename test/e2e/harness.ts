@@ -3,7 +3,7 @@
 // End-to-end plumbing: run the real CLI as root, make real connections,
 // read the real rows. With CI=true a missing prerequisite fails the suite;
 // elsewhere it skips with a one-line reason.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -97,7 +97,10 @@ export class ToolRun {
     env: NodeJS.ProcessEnv = {},
   ): Promise<ToolRun> {
     const run = new ToolRun(
-      spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', ...env } }),
+      spawn(command, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, PYTHONUNBUFFERED: '1', ...env },
+      }),
       headerLines,
     );
     await run.waitUntil(() => run.stdout.split('\n').length > headerLines || run.proc.exitCode !== null, timeoutMs);
@@ -157,7 +160,9 @@ export function connectFrom(
     const child = opts.netns
       ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
       : opts.cpu !== undefined
-        ? spawn('taskset', ['-c', String(opts.cpu), process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
+        ? spawn('taskset', ['-c', String(opts.cpu), process.execPath, ...argv], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          })
         : spawn(process.execPath, argv, { uid: opts.uid, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));

@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import { expect, it } from 'vitest';
 
 import { chooseTransport } from '../../src/events.js';
-import { type NativeBinding, type TracerSpec, loadNative } from '../../src/native.js';
+import { loadNative, type NativeBinding, type TracerSpec } from '../../src/native.js';
 import { attachPlan as acceptPlan } from '../../src/tcpaccept.js';
 import { attachPlan } from '../../src/tcpconnect.js';
-import { CLI, ToolRun, describeE2E, loadedPrograms, ourProgramsAfterExit } from './harness.js';
+import { CLI, describeE2E, loadedPrograms, ourProgramsAfterExit, ToolRun } from './harness.js';
 
 const kernelHasKprobes =
   existsSync('/sys/bus/event_source/devices/kprobe') || existsSync('/sys/kernel/tracing/kprobe_events');
@@ -22,12 +22,26 @@ function spec(native: NativeBinding, rodata: Record<string, Buffer>, programs: s
   return { rodata: { ...rodata, ...transportRodata }, programs, transport };
 }
 
-const options = { timestamp: false, family: 0, lport: true, printUid: false, count: false, dns: false, attach: 'kprobe' } as const;
+const options = {
+  timestamp: false,
+  family: 0,
+  lport: true,
+  printUid: false,
+  count: false,
+  dns: false,
+  attach: 'kprobe',
+} as const;
 
 describeE2E('kprobe path', () => {
   it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d, --cgroupmap, --mntnsmap alike)', async () => {
     const native = loadNative();
-    for (const extra of [{}, { pid: 1, uid: 0, ports: [80, 443], family: 6 as const }, { count: true }, { dns: true }, { containers: true }]) {
+    for (const extra of [
+      {},
+      { pid: 1, uid: 0, ports: [80, 443], family: 6 as const },
+      { count: true },
+      { dns: true },
+      { containers: true },
+    ]) {
       // The container filters' code, with the object's own (empty) maps.
       const containers = { rodata: { filter_cgroup: Buffer.from([1]), filter_mntns: Buffer.from([1]) }, reuseMaps: {} };
       const plan = attachPlan({ ...options, ...extra }, native, 'containers' in extra ? containers : undefined);
@@ -44,7 +58,10 @@ describeE2E('kprobe path', () => {
 
   it("loads tcpaccept's kretprobe and it passes the verifier", () => {
     const native = loadNative();
-    const plan = acceptPlan({ time: false, timestamp: false, family: 6, pid: 1, ports: [22], attach: 'kprobe' }, native);
+    const plan = acceptPlan(
+      { time: false, timestamp: false, family: 6, pid: 1, ports: [22], attach: 'kprobe' },
+      native,
+    );
     const tracer = new native.Tracer(plan.object, spec(native, plan.rodata, plan.kprobe.programs));
     try {
       expect(loadedPrograms()).toContain('tcpa_accept_ret');
@@ -69,5 +86,4 @@ describeE2E('kprobe path', () => {
     }
     expect(await ourProgramsAfterExit()).toEqual([]);
   });
-
 });

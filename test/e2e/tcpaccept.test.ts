@@ -2,7 +2,7 @@
 //
 // tcpaccept end to end: listeners in child processes with known PID and
 // comm, real clients, exact rows.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -10,7 +10,16 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, expect, it } from 'vitest';
 
-import { ACCEPT_CLI, NOBODY, OUR_PROGRAMS, ToolRun, describeE2E, loadedPrograms, ourProgramsAfterExit, stopAll } from './harness.js';
+import {
+  ACCEPT_CLI,
+  describeE2E,
+  loadedPrograms,
+  NOBODY,
+  OUR_PROGRAMS,
+  ourProgramsAfterExit,
+  stopAll,
+  ToolRun,
+} from './harness.js';
 
 const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
 const attach = METHOD ? ['--attach', METHOD] : [];
@@ -35,7 +44,7 @@ async function acceptor(comm: string, host: string): Promise<Acceptor> {
   let buf = '';
   child.stdout!.on('data', (d) => {
     buf += d;
-    let i;
+    let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
       lines.push(buf.slice(0, i));
       buf = buf.slice(i + 1);
@@ -107,7 +116,7 @@ describeE2E('tcpaccept end to end', () => {
     await tool.waitUntil(() => tool.rows().length >= 2);
     await tool.stop();
     const [r1, r2] = tool.rows();
-    expect(r1).toMatch(/^\d\d:\d\d:\d\d 0\.000    /);
+    expect(r1).toMatch(/^\d\d:\d\d:\d\d 0\.000 {4}/);
     expect(r1.slice(18)).toBe(row(a.pid, 'tcpa-time', 4, '127.0.0.1', c1, '127.0.0.1', a.port));
     expect(r2).toMatch(/^\d\d:\d\d:\d\d \d+\.\d{3} +/);
     expect(r2.slice(18)).toBe(row(a.pid, 'tcpa-time', 4, '127.0.0.1', c2, '127.0.0.1', a.port));
@@ -146,9 +155,13 @@ describeE2E('tcpaccept end to end', () => {
     expect((await tool.stop('SIGTERM')).code).toBe(0);
 
     const a = await acceptor('tcpa-head', '127.0.0.1');
-    const pipeline = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${ACCEPT_CLI}" ${attach.join(' ')} | head -n 2`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const pipeline = spawn(
+      'bash',
+      ['-c', `set -o pipefail; "${process.execPath}" "${ACCEPT_CLI}" ${attach.join(' ')} | head -n 2`],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     pipeline.stdout.on('data', (d) => (out += d));
     let code: number | null | undefined;
@@ -178,8 +191,28 @@ describeE2E('tcpaccept end to end', () => {
     // of its own, in a namespace of its own); then one in the test's own.
     const tool = `exec "${process.execPath}" "${ACCEPT_CLI}" --attach tracepoint`;
     const runs = [
-      ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; ${tool}`]],
-      ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', `umount -l /sys/kernel/debug 2>/dev/null; umount -l /sys/kernel/tracing 2>/dev/null; ${tool}`]],
+      [
+        'unshare',
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          `mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; ${tool}`,
+        ],
+      ],
+      [
+        'unshare',
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          `umount -l /sys/kernel/debug 2>/dev/null; umount -l /sys/kernel/tracing 2>/dev/null; ${tool}`,
+        ],
+      ],
       [process.execPath, [ACCEPT_CLI, '--attach', 'tracepoint']],
     ] as const;
     for (const [command, args] of runs) {
@@ -189,7 +222,10 @@ describeE2E('tcpaccept end to end', () => {
       const want = row(a.pid, 'tcpa-tracefs', 4, '127.0.0.1', client, '127.0.0.1', a.port);
       await run.waitUntil(() => run.rows().includes(want));
       const done = await run.stop();
-      expect([done.code, done.stderr]).toEqual([0, expect.stringMatching(/^tcpaccept: tracing with tracepoints syscalls:sys_exit_accept4/)]);
+      expect([done.code, done.stderr]).toEqual([
+        0,
+        expect.stringMatching(/^tcpaccept: tracing with tracepoints syscalls:sys_exit_accept4/),
+      ]);
     }
     expect(mounts()).toBe(before);
     expect(await ourProgramsAfterExit()).toEqual([]);
@@ -199,7 +235,9 @@ describeE2E('tcpaccept end to end', () => {
     const bad = spawnSync(process.execPath, [ACCEPT_CLI, '-P', '80,,81'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^usage: tcpaccept /);
-    expect(bad.stderr.trim().split('\n').pop()).toBe("tcpaccept: error: argument -P/--port: empty port in list '80,,81'");
+    expect(bad.stderr.trim().split('\n').pop()).toBe(
+      "tcpaccept: error: argument -P/--port: empty port in list '80,,81'",
+    );
     const both = spawnSync(process.execPath, [ACCEPT_CLI, '-4', '-6'], { encoding: 'utf8' });
     expect([both.status, both.stderr.trim().split('\n').pop()]).toEqual([
       2,

@@ -13,7 +13,8 @@ export function pySprintf(format: string, ...args: PrintfArg[]): string {
 }
 
 function convert(p: Exclude<FormatPiece, { text: string }>, arg: PrintfArg): string {
-  if (p.conv !== 'f') return sprintf(`%${p.left ? '-' : ''}${p.width || ''}${p.precision >= 0 ? `.${p.precision}` : ''}${p.conv}`, arg);
+  if (p.conv !== 'f')
+    return sprintf(`%${p.left ? '-' : ''}${p.width || ''}${p.precision >= 0 ? `.${p.precision}` : ''}${p.conv}`, arg);
   const text = toFixedHalfEven(Number(arg), p.precision < 0 ? 6 : p.precision);
   return p.left ? text.padEnd(p.width) : text.padStart(p.width);
 }

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { ToolRun, closedPort, connectFrom, listeners, stopAll } from '../e2e/harness.js';
+import { closedPort, connectFrom, listeners, stopAll, ToolRun } from '../e2e/harness.js';
 import { SLOW } from '../slow.js';
 
 const BCC = '/usr/sbin/tcpconnect-bpfcc';
