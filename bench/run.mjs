@@ -54,18 +54,10 @@ try {
 // bpftrace finds tracepoints through tracefs, which this machine does not
 // mount: it runs in a mount namespace of its own with tracefs mounted
 // there (unshare and sh exec it, so its PID is the one measured).
+const withTracefs = 'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; exec "$0" "$@"';
 const bpftraceCmd = bpftrace && [
-  'unshare',
-  '-m',
-  '--propagation',
-  'private',
-  'sh',
-  '-c',
-  'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; exec "$0" "$@"',
-  bpftrace,
-  '-B',
-  'none',
-  path.join(ROOT, 'bench', 'tcpconnect.bt'),
+  ...['unshare', '-m', '--propagation', 'private', 'sh', '-c', withTracefs],
+  ...[bpftrace, '-B', 'none', path.join(ROOT, 'bench', 'tcpconnect.bt')],
 ];
 
 // Each tracer: how to start it, when it is ready, and how to count what it saw.

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
 import {
+  ATTACH,
   armedConnector,
   bccRow,
   CLI,
@@ -20,9 +21,9 @@ import {
   ToolRun,
 } from './harness.js';
 
-const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
-const attach = METHOD ? ['--attach', METHOD] : [];
 const BPFFS = '/sys/fs/bpf';
+/** A 4-byte map value (a --mntnsmap's), as bpftool takes it. */
+const U32_ONE = ['hex', '01', '00', '00', '00'];
 const tag = `tcpc-test-${process.pid}`;
 
 function bpftool(...args: string[]): void {
@@ -96,7 +97,7 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
   it('with --cgroupmap traces the cgroups in the map only, and follows keys added and removed', async () => {
     const map = pin('cg', 8, 8);
     bpftool('map', 'update', 'pinned', map, 'key', ...keyHex(cgroupId), 'value', ...keyHex(1n));
-    const tool = await ToolRun.start(['--cgroupmap', map, ...attach]);
+    const tool = await ToolRun.start(['--cgroupmap', map, ...ATTACH]);
 
     const inside = await armedConnector('tcpc-cg-in', '127.0.0.1', ports.v4);
     intoCgroup(inside.pid);
@@ -124,21 +125,8 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
     const inside = await armedConnector('tcpc-mnt-in', '127.0.0.1', ports.v4, ['unshare', '-m']);
     const outside = await armedConnector('tcpc-mnt-out', '127.0.0.1', ports.v4);
     expect(mntnsOf(inside.pid)).not.toBe(mntnsOf(outside.pid));
-    bpftool(
-      'map',
-      'update',
-      'pinned',
-      map,
-      'key',
-      ...keyHex(mntnsOf(inside.pid)),
-      'value',
-      'hex',
-      '01',
-      '00',
-      '00',
-      '00',
-    );
-    const tool = await ToolRun.start(['--mntnsmap', map, ...attach]);
+    bpftool('map', 'update', 'pinned', map, 'key', ...keyHex(mntnsOf(inside.pid)), 'value', ...U32_ONE);
+    const tool = await ToolRun.start(['--mntnsmap', map, ...ATTACH]);
     await outside.fire();
     await inside.fire();
     await tool.waitForRow((r) => r.includes('tcpc-mnt-in'));
@@ -154,21 +142,8 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
     const cgOnly = await armedConnector('tcpc-cg-only', '127.0.0.1', ports.v4);
     intoCgroup(both.pid);
     intoCgroup(cgOnly.pid);
-    bpftool(
-      'map',
-      'update',
-      'pinned',
-      mnt,
-      'key',
-      ...keyHex(mntnsOf(both.pid)),
-      'value',
-      'hex',
-      '01',
-      '00',
-      '00',
-      '00',
-    );
-    const tool = await ToolRun.start(['--cgroupmap', cg, '--mntnsmap', mnt, ...attach]);
+    bpftool('map', 'update', 'pinned', mnt, 'key', ...keyHex(mntnsOf(both.pid)), 'value', ...U32_ONE);
+    const tool = await ToolRun.start(['--cgroupmap', cg, '--mntnsmap', mnt, ...ATTACH]);
     await cgOnly.fire();
     await both.fire();
     await tool.waitForRow((r) => r.includes('tcpc-both'));
@@ -193,7 +168,7 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
   ])('refuses %s with exit 1 and one line, loading nothing', async (_what, make, message) => {
     const p = make();
     for (const flag of ['--cgroupmap', '--mntnsmap']) {
-      const r = spawnSync(process.execPath, [CLI, flag, p, ...attach], { encoding: 'utf8', timeout: 10000 });
+      const r = spawnSync(process.execPath, [CLI, flag, p, ...ATTACH], { encoding: 'utf8', timeout: 10000 });
       expect(r.status).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe(

@@ -4,10 +4,8 @@
 // exact table.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
-import { armedConnector, connectFrom, describeE2E, listeners, stopAll, ToolRun } from './harness.js';
+import { ATTACH, armedConnector, connectFrom, describeE2E, listeners, stopAll, ToolRun } from './harness.js';
 
-const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
-const attach = METHOD ? ['--attach', METHOD] : [];
 const HEADER = 'LADDR                     RADDR                     RPORT                CONNECTS  ';
 const row = (saddr: string, daddr: string, port: number, n: number) =>
   `${saddr.padEnd(25)} ${daddr.padEnd(25)} ${String(port).padEnd(20)} ${String(n).padEnd(10)}`;
@@ -37,7 +35,7 @@ describeE2E('tcpconnect -c end to end', () => {
   afterEach(stopAll);
 
   it('counts per source, destination and port, highest first, IPv4 before IPv6, printed at SIGINT', async () => {
-    const tool = await ToolRun.start(['-c', ...attach], 1);
+    const tool = await ToolRun.start(['-c', ...ATTACH], 1);
     await connects('127.0.0.1', a.v4, 3);
     await connects('127.0.0.1', b.v4, 1);
     await connects('::1', a.v6, 2);
@@ -60,8 +58,8 @@ describeE2E('tcpconnect -c end to end', () => {
 
   it('applies -P, -4 and -p to what is counted, ignores -t -U -L, and prints at SIGTERM', async () => {
     const armed = await armedConnector('tcpc-count-p', '127.0.0.1', a.v4);
-    const byPid = await ToolRun.start(['-c', '-t', '-U', '-L', '-p', String(armed.pid), ...attach], 1);
-    const byPort = await ToolRun.start(['-c', '-4', '-P', `${b.v4},${b.v6}`, ...attach], 1);
+    const byPid = await ToolRun.start(['-c', '-t', '-U', '-L', '-p', String(armed.pid), ...ATTACH], 1);
+    const byPort = await ToolRun.start(['-c', '-4', '-P', `${b.v4},${b.v6}`, ...ATTACH], 1);
     await armed.fire();
     await connects('127.0.0.1', a.v4, 2);
     await connects('127.0.0.1', b.v4, 3);

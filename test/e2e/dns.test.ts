@@ -9,10 +9,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
 import { askUnconnected, type Responder, startResponder } from './dns-responder.js';
-import { armedConnector, describeE2E, stopAll, ToolRun } from './harness.js';
-
-const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
-const attach = METHOD ? ['--attach', METHOD] : [];
+import { ATTACH, armedConnector, describeE2E, stopAll, ToolRun } from './harness.js';
 
 // Loopback addresses that answers point to (all of 127/8 is local).
 const ZONE = {
@@ -61,7 +58,7 @@ describeE2E('tcpconnect -d end to end', () => {
   }
 
   it('names connects after lookups through a resolver, over IPv4 and IPv6 transport', async () => {
-    const tool = await ToolRun.start(['-d', ...attach]);
+    const tool = await ToolRun.start(['-d', ...ATTACH]);
     expect(tool.stdout.split('\n')[1]).toBe(HEADER);
     const v4 = new Resolver();
     v4.setServers([dns.v4]);
@@ -82,7 +79,7 @@ describeE2E('tcpconnect -d end to end', () => {
   });
 
   it('names connects after answers to an unconnected UDP socket, IPv4 and IPv6', async () => {
-    const tool = await ToolRun.start(['-d', ...attach]);
+    const tool = await ToolRun.start(['-d', ...ATTACH]);
     const ask = (server: string, name: string) => async () =>
       expect((await askUnconnected(server, name, 'A')).answers?.length).toBe(1);
     expect(await rowFor(tool, 'tcpc-dns-udp', '127.0.0.6', ask(dns.v4, 'udp.tcpc.test'))).toMatch(
@@ -94,7 +91,7 @@ describeE2E('tcpconnect -d end to end', () => {
   });
 
   it('says No DNS Query, localhost, and the delay when the answer came over 100 ms before', async () => {
-    const tool = await ToolRun.start(['-d', ...attach]);
+    const tool = await ToolRun.start(['-d', ...ATTACH]);
     const r = new Resolver();
     r.setServers([dns.v4]);
     const slow = await rowFor(tool, 'tcpc-dns-slow', '127.0.0.4', async () => {

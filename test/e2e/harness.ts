@@ -20,6 +20,10 @@ export const ADDON = path.join(ROOT, 'build', 'Release', 'tcpconnect.node');
 const CONNECTOR = path.join(ROOT, 'test', 'e2e', 'connector.mjs');
 export const NOBODY = 65534;
 
+/** TCPCONNECT_TEST_ATTACH=kprobe or tracepoint forces a method (the VM stage runs both); by default the tool chooses, as a user's would. */
+const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
+export const ATTACH = METHOD ? ['--attach', METHOD] : [];
+
 function unavailable(): string | undefined {
   if (process.geteuid?.() !== 0) return 'not running as root';
   if (!existsSync('/sys/kernel/btf/vmlinux')) return 'kernel has no BTF';
@@ -252,7 +256,10 @@ export function loadedPrograms(): string[] {
   return list.map((p) => p.name ?? '');
 }
 
-export const OUR_PROGRAMS = /^tcp[ca]_/;
+/** Our programs loaded now (tcpc_*, tcpa_*), by whichever process. */
+export function ourPrograms(): string[] {
+  return loadedPrograms().filter((n) => /^tcp[ca]_/.test(n));
+}
 
 /**
  * Our programs still loaded after a run ended, once the kernel has freed what
@@ -261,10 +268,10 @@ export const OUR_PROGRAMS = /^tcp[ca]_/;
  * Waits up to 5 s (a loaded machine's grace period; x SLOW) for none to remain.
  */
 export async function ourProgramsAfterExit(): Promise<string[]> {
-  let ours = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
+  let ours = ourPrograms();
   for (const deadline = Date.now() + 5000 * SLOW; ours.length > 0 && Date.now() < deadline; ) {
     await new Promise((r) => setTimeout(r, 50));
-    ours = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
+    ours = ourPrograms();
   }
   return ours;
 }

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import {
+  ATTACH,
   armedConnector,
   bccRow,
   CLI,
@@ -17,19 +18,13 @@ import {
   describeE2E,
   listeners,
   loadedMapTypes,
-  loadedPrograms,
   NOBODY,
-  OUR_PROGRAMS,
+  ourPrograms,
   ourProgramsAfterExit,
   stopAll,
   ToolRun,
 } from './harness.js';
 import { createNetns, SILENT_HOST, UNROUTED_HOST } from './netns.js';
-
-// ATTACH=kprobe or tracepoint forces a method (the VM stage runs both);
-// by default the tool chooses, as a user's would.
-const METHOD = process.env.TCPCONNECT_TEST_ATTACH;
-const attach = METHOD ? ['--attach', METHOD] : [];
 
 describeE2E('tcpconnect end to end', () => {
   let ports: Awaited<ReturnType<typeof listeners>>;
@@ -40,7 +35,7 @@ describeE2E('tcpconnect end to end', () => {
   afterEach(stopAll);
 
   it('prints bcc rows for IPv4, IPv6, v4-mapped and refused connects', async () => {
-    const tool = await ToolRun.start(attach);
+    const tool = await ToolRun.start(ATTACH);
     expect(tool.stdout).toBe(
       'Tracing connect ... Hit Ctrl-C to end\nPID     COMM         IP SADDR            DADDR            DPORT \n',
     );
@@ -75,7 +70,7 @@ describeE2E('tcpconnect end to end', () => {
         { events: 'perf_event_array', events_per_cpu: 'array', events_cpu0: undefined },
       ],
     ] as const) {
-      const tool = await ToolRun.start(attach, 2, CLI, env);
+      const tool = await ToolRun.start(ATTACH, 2, CLI, env);
       for (const [name, type] of Object.entries(types))
         expect([name, loadedMapTypes(name)]).toEqual([name, type ? [type] : []]);
       if (types.events_cpu0) expect(loadedMapTypes(`events_cpu${os.cpus().length - 1}`)).toEqual(['ringbuf']);
@@ -96,7 +91,7 @@ describeE2E('tcpconnect end to end', () => {
   // Rows are written from memory the addon reuses for the next batch; what a
   // full pipe does not take must be copied, in order, before that happens.
   it('gives a reader that falls behind (a full pipe) every row, whole and in order', async () => {
-    const tool = await ToolRun.start(['-L', ...attach]);
+    const tool = await ToolRun.start(['-L', ...ATTACH]);
     tool.proc.stdout!.pause();
     const burst = await connectFrom('tcpc-burst', '127.0.0.1', ports.v4, { count: 4000 });
     expect(burst.error).toBeNull();
@@ -113,7 +108,7 @@ describeE2E('tcpconnect end to end', () => {
   // Each CPU has its own ring buffer, read one after another: the rows of
   // connects made at once on both CPUs must still come out in time order.
   it('prints the rows of connects on every CPU at once in time order', async () => {
-    const tool = await ToolRun.start(['-t', '-L', ...attach]);
+    const tool = await ToolRun.start(['-t', '-L', ...ATTACH]);
     const cpus = os.cpus().length;
     const bursts = await Promise.all(
       ['tcpc-cpu-a', 'tcpc-cpu-b'].map((comm, i) =>
@@ -138,7 +133,7 @@ describeE2E('tcpconnect end to end', () => {
   });
 
   it('with -t -U -L prints TIME(s), UID and the real local port', async () => {
-    const tool = await ToolRun.start(['-t', '-U', '-L', ...attach]);
+    const tool = await ToolRun.start(['-t', '-U', '-L', ...ATTACH]);
     expect(tool.stdout.split('\n')[1]).toBe(
       'TIME(s)  UID   PID     COMM         IP SADDR            LPORT  DADDR            DPORT ',
     );
@@ -162,7 +157,7 @@ describeE2E('tcpconnect end to end', () => {
   it('with -p traces that PID only', async () => {
     const wanted = await armedConnector('tcpc-pid-yes', '127.0.0.1', ports.v4);
     const other = await armedConnector('tcpc-pid-no', '127.0.0.1', ports.v4);
-    const tool = await ToolRun.start(['-p', String(wanted.pid), ...attach]);
+    const tool = await ToolRun.start(['-p', String(wanted.pid), ...ATTACH]);
     await other.fire();
     await wanted.fire();
     await tool.waitForRow((r) => r.includes('tcpc-pid-yes'));
@@ -173,7 +168,7 @@ describeE2E('tcpconnect end to end', () => {
 
   it('with -P traces those destination ports only', async () => {
     const extra = await listeners();
-    const tool = await ToolRun.start(['-P', `${ports.v4},${extra.v6}`, ...attach]);
+    const tool = await ToolRun.start(['-P', `${ports.v4},${extra.v6}`, ...ATTACH]);
     const a = await connectFrom('tcpc-port-a', '127.0.0.1', ports.v4);
     await connectFrom('tcpc-port-b', '127.0.0.1', extra.v4);
     await connectFrom('tcpc-port-c', '::1', ports.v6);
@@ -188,7 +183,7 @@ describeE2E('tcpconnect end to end', () => {
   });
 
   it('with -4 shows IPv4 and v4-mapped connects, not IPv6', async () => {
-    const tool = await ToolRun.start(['-4', ...attach]);
+    const tool = await ToolRun.start(['-4', ...ATTACH]);
     const v6 = await connectFrom('tcpc-f4-v6', '::1', ports.v6);
     const mapped = await connectFrom('tcpc-f4-map', '::ffff:127.0.0.1', ports.v4);
     const v4 = await connectFrom('tcpc-f4-v4', '127.0.0.1', ports.v4);
@@ -202,7 +197,7 @@ describeE2E('tcpconnect end to end', () => {
   });
 
   it('with -6 shows IPv6 connects only, not v4-mapped ones', async () => {
-    const tool = await ToolRun.start(['-6', ...attach]);
+    const tool = await ToolRun.start(['-6', ...ATTACH]);
     await connectFrom('tcpc-f6-map', '::ffff:127.0.0.1', ports.v4);
     await connectFrom('tcpc-f6-v4', '127.0.0.1', ports.v4);
     const v6 = await connectFrom('tcpc-f6-v6', '::1', ports.v6);
@@ -214,7 +209,7 @@ describeE2E('tcpconnect end to end', () => {
   });
 
   it('with -u traces that UID only', async () => {
-    const tool = await ToolRun.start(['-u', String(NOBODY), '-U', ...attach]);
+    const tool = await ToolRun.start(['-u', String(NOBODY), '-U', ...ATTACH]);
     await connectFrom('tcpc-uid-root', '127.0.0.1', ports.v4);
     const nobody = await connectFrom('tcpc-uid-nob', '127.0.0.1', ports.v4, { uid: NOBODY });
     await tool.waitForRow((r) => r.includes('tcpc-uid-nob'));
@@ -225,7 +220,7 @@ describeE2E('tcpconnect end to end', () => {
   });
 
   it('truncates COMM to 12 characters', async () => {
-    const tool = await ToolRun.start(attach);
+    const tool = await ToolRun.start(ATTACH);
     const c = await connectFrom('tcpc-long-comm-name', '127.0.0.1', ports.v4);
     const row = await tool.waitForRow((r) => r.startsWith(`${c.pid} `));
     await tool.stop();
@@ -237,7 +232,7 @@ describeE2E('tcpconnect end to end', () => {
   it('ends quietly with exit 0 when the reader of a pipe goes away (| head -n 3)', async () => {
     const pipeline = spawn(
       'bash',
-      ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" ${attach.join(' ')} | head -n 3`],
+      ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" ${ATTACH.join(' ')} | head -n 3`],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -261,8 +256,8 @@ describeE2E('tcpconnect end to end', () => {
   }, 90000);
 
   it.each(['SIGINT', 'SIGTERM'] as const)('exits 0 on %s and leaves nothing loaded', async (signal) => {
-    const tool = await ToolRun.start(['-L', ...attach]);
-    const during = loadedPrograms().filter((n) => OUR_PROGRAMS.test(n));
+    const tool = await ToolRun.start(['-L', ...ATTACH]);
+    const during = ourPrograms();
     expect(during.length).toBeGreaterThan(0);
     const done = await tool.stop(signal);
     expect(done.code).toBe(0);
@@ -300,7 +295,7 @@ describeE2E('tcpconnect end to end', () => {
     afterAll(() => ns?.remove());
 
     it('with -L prints the real local port while a blocking connect to a silent host still waits', async () => {
-      const tool = await ToolRun.start(['-L', ...attach]);
+      const tool = await ToolRun.start(['-L', ...ATTACH]);
       // bash's /dev/tcp is a blocking connect(); the SYN goes nowhere.
       const bash = spawn('ip', ['netns', 'exec', ns.name, 'bash', '-c', `exec 3<>/dev/tcp/${SILENT_HOST}/80`], {
         stdio: 'ignore',
@@ -318,7 +313,7 @@ describeE2E('tcpconnect end to end', () => {
     });
 
     it('does not show a connect that fails inside the call (no route)', async () => {
-      const tool = await ToolRun.start(['-L', ...attach]);
+      const tool = await ToolRun.start(['-L', ...ATTACH]);
       const failed = await connectFrom('tcpc-noroute', UNROUTED_HOST, 80, { netns: ns.name });
       const ok = await connectFrom('tcpc-after', '127.0.0.1', ports.v4);
       await tool.waitForRow((r) => r.startsWith(`${ok.pid} `));
