@@ -94,10 +94,6 @@ class RecordCursor {
     memcpy(&kind, data_ + offsetof(event, kind), sizeof kind);
     return kind;
   }
-  uint64_t time() const { return RecordTime(data_); }
-  // The whole framed record, for copying it as it is.
-  const uint8_t* framed() const { return data_ - kFrameBytes; }
-  size_t framed_size() const { return kFrameBytes + size_; }
 
  private:
   const uint8_t* at_;

@@ -30,13 +30,11 @@ void CaptureLibbpfLog() { libbpf_set_print(PrintToBuffer); }
 
 void ClearLibbpfLog() { g_log.clear(); }
 
-void ThrowBpfError(Napi::Env env, const std::string& op, int err, const std::string& what, const std::string& program) {
+void ThrowBpfError(Napi::Env env, int err, const std::string& what) {
   if (err < 0) err = -err;
   std::string message = "failed to " + what + ": " + strerror(err);
   Napi::Error error = Napi::Error::New(env, message);
-  error.Set("op", Napi::String::New(env, op));
   error.Set("errno", Napi::Number::New(env, err));
   error.Set("log", Napi::String::New(env, g_log));
-  if (!program.empty()) error.Set("program", Napi::String::New(env, program));
   throw error;
 }

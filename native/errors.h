@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Errors cross into JS as data: a lower-case message, the operation, the
-// errno, and the tail of what libbpf logged. TypeScript gives them meaning.
+// Errors cross into JS as data: a lower-case message, the errno, and the
+// tail of what libbpf logged. TypeScript gives them meaning.
 #pragma once
 
 #include <napi.h>
@@ -13,5 +13,4 @@ void CaptureLibbpfLog();
 // Forget what libbpf logged so far (before an operation whose log we want).
 void ClearLibbpfLog();
 
-[[noreturn]] void ThrowBpfError(Napi::Env env, const std::string& op, int err, const std::string& what,
-                                const std::string& program = "");
+[[noreturn]] void ThrowBpfError(Napi::Env env, int err, const std::string& what);

@@ -4,12 +4,16 @@
 // what only -d loads): Node then starts them without resolving and reading
 // some thirty modules, which was a quarter of the time to the header.
 // esbuild strips the types; `npm run typecheck` (tsc) checks them.
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// Chunk names carry a hash: last build's would stay beside this one's.
+fs.rmSync(path.join(root, 'dist', 'bin'), { recursive: true, force: true });
 
 await build({
   entryPoints: ['tcpconnect', 'tcpaccept'].map((tool) => path.join(root, 'src', 'bin', `${tool}.ts`)),

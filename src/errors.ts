@@ -13,13 +13,11 @@ export class FatalError extends Error {
 
 // What the native layer attaches to the errors it throws.
 interface BpfErrorData {
-  op?: string;
   errno?: number;
   log?: string;
-  program?: string;
 }
 
 export function bpfErrorData(err: unknown): BpfErrorData & { message: string } {
   const e = (err ?? {}) as BpfErrorData & { message?: string };
-  return { op: e.op, errno: e.errno, log: e.log, program: e.program, message: String(e.message ?? err) };
+  return { errno: e.errno, log: e.log, message: String(e.message ?? err) };
 }
