@@ -16,6 +16,8 @@
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
 
 /* include/net/tcp_states.h */
 #define TCP_SYN_SENT 2
@@ -40,12 +42,24 @@ struct sock {
 	__u16 sk_protocol; /* a u16 since 5.6 */
 } __attribute__((preserve_access_index));
 
+/* The local port as the socket keeps it once its bind is released (a
+ * connect that fails unhashes the sock and zeroes skc_num first). */
+struct inet_sock {
+	struct sock sk;
+	__be16 inet_sport;
+} __attribute__((preserve_access_index));
+
 /* tcpaccept on tracepoints: from an fd to its sock. */
 struct socket {
 	struct sock *sk;
 } __attribute__((preserve_access_index));
 
+struct inode {
+	unsigned short i_mode; /* umode_t */
+} __attribute__((preserve_access_index));
+
 struct file {
+	struct inode *f_inode;
 	void *private_data; /* struct socket * for a socket */
 } __attribute__((preserve_access_index));
 

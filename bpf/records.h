@@ -44,6 +44,7 @@ struct event {
 
 /* -d: the UDP payload of a DNS answer (source port 53), as received. */
 #define DNS_MAX_PAYLOAD 512
+#define DNS_HEADER_BYTES 12
 
 struct dns_event {
 	__u64 ts_ns; /* bpf_ktime_get_ns() when it was received */

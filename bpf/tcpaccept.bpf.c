@@ -63,7 +63,11 @@ static __always_inline struct sock *sock_of_fd(long fd)
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
-	sock = BPF_CORE_READ(file, private_data); /* accept() returned a socket */
+	/* Another thread may have put some other file at that fd (dup2) since
+	 * accept() returned: only a socket's private_data is a struct socket. */
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 

@@ -39,10 +39,11 @@ struct {
 	__type(value, struct sock *);
 } sockets SEC(".maps");
 
-/* tracepoint path with -L: rows waiting for their local port. LRU, so a
- * sock that never sends its SYN cannot fill the map. */
+/* tracepoint path with -L: rows waiting for their local port. Every sock
+ * put here leaves SYN_SENT some day, which takes its row out; one that
+ * finds the map full is counted as lost, never dropped silently. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_IN_FLIGHT);
 	__type(key, struct sock *);
 	__type(value, struct event);
@@ -254,8 +255,16 @@ static __always_inline __u8 sock_ip(struct sock *sk, bool btf)
 	return 6;
 }
 
-/* The sock left SYN_SENT: send the row held for its local port. A port of 0
- * means the connect failed inside tcp_v[46]_connect, which bcc does not show. */
+/*
+ * The SYN is queued, or the sock left SYN_SENT: send the row held for its
+ * local port. A connect that fails (no answer to ARP, a SYN dropped on
+ * output, a Fast Open connect never written to) sends no SYN at all, and
+ * reaches CLOSE with its port already released (skc_num is zeroed before
+ * the state changes): its port is still in inet_sport, and bcc prints
+ * such a connect too. A port of 0 even there means the connect failed
+ * inside tcp_v[46]_connect, before a port was chosen, which bcc does not
+ * show.
+ */
 static __always_inline void flush_pending(void *ctx, struct sock *sk)
 {
 	struct event *ev = bpf_map_lookup_elem(&pending, &sk);
@@ -263,6 +272,8 @@ static __always_inline void flush_pending(void *ctx, struct sock *sk)
 	if (!ev)
 		return;
 	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!ev->lport)
+		ev->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	/* Stamped as it leaves, as a direct record is: rows from per-CPU rings
 	 * are put in order by their stamps, which must not predate the send
 	 * by more than the reader allows (native/reader.cc, kSettleNs). And
@@ -306,7 +317,8 @@ int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 		read_task(ev, true);
 	/* The local port is chosen after this point, unless the socket was bound. */
 	if (defer_to_lport && !ev->lport) {
-		bpf_map_update_elem(&pending, &sk, ev, BPF_ANY);
+		if (bpf_map_update_elem(&pending, &sk, ev, BPF_ANY))
+			count_lost();
 		return 0;
 	}
 	output(ctx, ev, direct);
@@ -326,6 +338,22 @@ int BPF_PROG(tcpc_dev_queue, struct sk_buff *skb)
 }
 
 /* ---- -d: DNS answers -------------------------------------------------- */
+
+/*
+ * Whether a payload can be a DNS answer at all: a response (QR set) to one
+ * question, whose records could fit its length (a question takes at least
+ * 5 bytes, a record 11). Anything else, such as a 12-byte header claiming
+ * 65535 records, never leaves the kernel. src/dns/cache.ts applies the
+ * same rule before it decodes.
+ */
+static __always_inline bool dns_answer_shaped(const __u8 *p, __u32 len)
+{
+	__u32 questions = (p[4] << 8) | p[5];
+	__u32 records = ((p[6] << 8) | p[7]) + ((p[8] << 8) | p[9]) + ((p[10] << 8) | p[11]);
+
+	return len >= DNS_HEADER_BYTES && (p[2] & 0x80) && questions == 1 &&
+	       DNS_HEADER_BYTES + 5 + records * 11 <= len;
+}
 
 static __always_inline void dns_output(void *ctx, const void *src, __u64 len, bool user)
 {
@@ -347,6 +375,8 @@ static __always_inline void dns_output(void *ctx, const void *src, __u64 len, bo
 		bpf_probe_read_user(d->payload, len, src);
 	else
 		bpf_probe_read_kernel(d->payload, len, src);
+	if (!dns_answer_shaped(d->payload, len))
+		return;
 	emit(ctx, d, offsetof(struct dns_event, payload) + len);
 }
 
@@ -358,6 +388,9 @@ static __always_inline int dns_recv_entry(struct sock *sk, struct msghdr *msg)
 	const struct iovec *iov;
 	__u8 type;
 
+	/* In the reading task: -p, -u and the container maps apply to its answers. */
+	if (!task_wanted())
+		return 0;
 	r.msg = msg;
 	r.from_port53 = BPF_CORE_READ(sk, __sk_common.skc_dport) == bpf_htons(53);
 	type = BPF_CORE_READ(msg, msg_iter.iter_type);

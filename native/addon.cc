@@ -61,7 +61,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addressText", Napi::Function::New(env, AddressText, "addressText"));
   exports.Set("ringBufferSupported", Napi::Function::New(env, RingBufferSupported, "ringBufferSupported"));
   exports.Set("perCpuRingsSupported", Napi::Function::New(env, PerCpuRingsSupported, "perCpuRingsSupported"));
-  exports.Set("pinnedMapInfo", Napi::Function::New(env, PinnedMapInfo, "pinnedMapInfo"));
+  exports.Set("openPinnedMap", Napi::Function::New(env, OpenPinnedMap, "openPinnedMap"));
   exports.Set("collate", Napi::Function::New(env, Collate, "collate"));
   exports.Set("records", Records(env));
   return exports;

@@ -32,6 +32,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                      {
                          InstanceMethod("attach", &Tracer::Attach),
                          InstanceMethod("start", &Tracer::Start),
+                         InstanceMethod("drain", &Tracer::Drain),
                          InstanceMethod("close", &Tracer::Close),
                          InstanceMethod("readMap", &Tracer::ReadMap),
                      });
@@ -61,7 +62,7 @@ void Tracer::Open(Napi::Env env, const std::string& name, Napi::Object spec) {
   ClearLibbpfLog();
   errno = 0;
   obj_ = bpf_object__open_mem(embedded->bytes, embedded->size, nullptr);
-  if (!obj_) ThrowBpfError(env, "open", LastError(), "open BPF object " + name);
+  if (!obj_) ThrowBpfError(env, LastError(), "open BPF object " + name);
 
   if (spec.Has("rodata")) SetRodata(env, spec.Get("rodata").As<Napi::Object>());
   SelectPrograms(env, spec.Get("programs").As<Napi::Array>());
@@ -71,7 +72,7 @@ void Tracer::Open(Napi::Env env, const std::string& name, Napi::Object spec) {
   per_cpu_ring_bytes_ = ShapeTransportMaps(env, obj_, transport_);
 
   int err = bpf_object__load(obj_);
-  if (err) ThrowBpfError(env, "load", err, "load BPF object " + name);
+  if (err) ThrowBpfError(env, err, "load BPF object " + name);
 }
 
 // Each value is a Buffer of exactly the variable's size, found through the
@@ -111,7 +112,7 @@ void Tracer::SetRodata(Napi::Env env, Napi::Object values) {
     if (!found) throw Napi::Error::New(env, "no rodata variable named " + key);
   }
   int err = bpf_map__set_initial_value(rodata, data.data(), data.size());
-  if (err) ThrowBpfError(env, "open", err, "set rodata");
+  if (err) ThrowBpfError(env, err, "set rodata");
 }
 
 void Tracer::SelectPrograms(Napi::Env env, Napi::Array names) {
@@ -125,20 +126,18 @@ void Tracer::SelectPrograms(Napi::Env env, Napi::Array names) {
   if (!wanted.empty()) throw Napi::Error::New(env, "no BPF program named " + *wanted.begin());
 }
 
-// The object's map `name` becomes the map pinned at `path` (the user's
-// --cgroupmap, say): the programs then read what the user writes there.
+// The object's map `name` becomes the pinned map the user named (its fd,
+// opened and checked by the caller): the programs then read what the user
+// writes there.
 void Tracer::ReuseMaps(Napi::Env env, Napi::Object pinned) {
   Napi::Array names = pinned.GetPropertyNames();
   for (uint32_t i = 0; i < names.Length(); i++) {
     std::string name = names.Get(i).As<Napi::String>();
-    std::string path = pinned.Get(name).As<Napi::String>();
+    int fd = pinned.Get(name).As<Napi::Number>().Int32Value();
     bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
     if (!map) throw Napi::Error::New(env, "no BPF map named " + name);
-    int fd = bpf_obj_get(path.c_str());
-    if (fd < 0) ThrowBpfError(env, "pinned_map", errno, "open pinned map " + path);
     int err = bpf_map__reuse_fd(map, fd);  // takes its own duplicate
-    close(fd);
-    if (err) ThrowBpfError(env, "pinned_map", err, "use pinned map " + path);
+    if (err) ThrowBpfError(env, err, "use pinned map " + name);
   }
 }
 
@@ -164,7 +163,7 @@ Napi::Value Tracer::Attach(const Napi::CallbackInfo& info) {
         bpf_link__destroy(links_.back());
         links_.pop_back();
       }
-      ThrowBpfError(env, "attach", err, "attach " + name, name);
+      ThrowBpfError(env, err, "attach " + name);
     }
     links_.push_back(link);
   }
@@ -179,6 +178,19 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   reader_ = std::make_unique<Reader>(env, obj_, transport_, per_cpu_ring_bytes_, info[0].As<Napi::Function>());
   reader_->Start();  // what it took before a failure goes at close()
   return env.Undefined();
+}
+
+Napi::Value Tracer::Drain(const Napi::CallbackInfo& info) {
+  Detach();
+  if (reader_) reader_->Flush();
+  return info.Env().Undefined();
+}
+
+void Tracer::Detach() {
+  while (!links_.empty()) {
+    bpf_link__destroy(links_.back());
+    links_.pop_back();
+  }
 }
 
 // readMap(name) -> [[key: Buffer, value: Buffer], ...]: every entry of a
@@ -197,7 +209,7 @@ Napi::Value Tracer::ReadMap(const Napi::CallbackInfo& info) {
     case BPF_MAP_TYPE_PERCPU_ARRAY:
     case BPF_MAP_TYPE_LRU_PERCPU_HASH: {
       int cpus = libbpf_num_possible_cpus();
-      if (cpus <= 0) ThrowBpfError(env, "read_map", -cpus, "count the CPUs");
+      if (cpus <= 0) ThrowBpfError(env, -cpus, "count the CPUs");
       value_size = (value_size + 7) / 8 * 8 * cpus;  // every CPU's value, 8-byte aligned
       break;
     }
@@ -217,7 +229,7 @@ Napi::Value Tracer::ReadMap(const Napi::CallbackInfo& info) {
     entry.Set(1u, Napi::Buffer<uint8_t>::Copy(env, value.data(), value_size));
     entries.Set(n++, entry);
   }
-  if (errno != ENOENT) ThrowBpfError(env, "read_map", errno, "read map " + name);
+  if (errno != ENOENT) ThrowBpfError(env, errno, "read map " + name);
   return entries;
 }
 
@@ -238,10 +250,7 @@ void Tracer::OnEnvCleanup(void* arg) {
 // the reader's own callback: the reader stops, and goes with the Tracer.
 void Tracer::Teardown() {
   if (reader_) reader_->Stop();
-  while (!links_.empty()) {
-    bpf_link__destroy(links_.back());
-    links_.pop_back();
-  }
+  Detach();
   if (obj_) {
     bpf_object__close(obj_);
     obj_ = nullptr;

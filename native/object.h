@@ -23,7 +23,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   static Napi::Function Define(Napi::Env env);
 
   // new Tracer(objectName, { rodata: { name: Buffer }, programs: [name],
-  //                         reuseMaps?: { name: pinnedPath }, transport })
+  //                         reuseMaps?: { name: fd }, transport })
   // 1. opens the embedded object, 2. writes rodata, 3. chooses the programs
   // to load, 4. puts pinned maps in place of the object's own, 5. shapes the
   // transport's maps, 6. loads.
@@ -36,6 +36,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // start(onEvents(batch: Buffer | null, lost: number, malformed: number)):
   // reads the transport's records, one ordered batch per call.
   Napi::Value Start(const Napi::CallbackInfo& info);
+  // drain(): detaches every program, then hands what is still to be read
+  // to onEvents, holding nothing back. What a stop does before close().
+  Napi::Value Drain(const Napi::CallbackInfo& info);
   // readMap(name) -> [[key, value], ...]
   Napi::Value ReadMap(const Napi::CallbackInfo& info);
   // close(): detaches and unloads everything; idempotent.
@@ -46,6 +49,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void SelectPrograms(Napi::Env env, Napi::Array names);
   void ReuseMaps(Napi::Env env, Napi::Object pinned);
   static void OnEnvCleanup(void* arg);
+  void Detach();
   void Teardown();
 
   napi_env env_ = nullptr;

@@ -29,11 +29,11 @@ Napi::Value RingBufferSupported(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1);
 }
 
-Napi::Value PinnedMapInfo(const Napi::CallbackInfo& info) {
+Napi::Value OpenPinnedMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>();
   int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) ThrowBpfError(env, "pinned_map", errno, "open pinned object " + path);
+  if (fd < 0) ThrowBpfError(env, errno, "open pinned object " + path);
   // A pinned program or link has no map_type line in its fdinfo.
   bool is_map = false;
   std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(fd));
@@ -48,11 +48,11 @@ Napi::Value PinnedMapInfo(const Napi::CallbackInfo& info) {
     if (err) {
       int e = errno;
       close(fd);
-      ThrowBpfError(env, "pinned_map", e, "read pinned map " + path);
+      ThrowBpfError(env, e, "read pinned map " + path);
     }
     out.Set("type", Napi::Number::New(env, map_info.type));
     out.Set("keySize", Napi::Number::New(env, map_info.key_size));
   }
-  close(fd);
+  out.Set("fd", Napi::Number::New(env, fd));  // the caller's to close
   return out;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // What the running kernel offers, asked before anything is loaded: the
-// answers src/events.ts chooses a transport by, and what a pinned map the
-// user names (--cgroupmap, --mntnsmap) is.
+// answers src/events.ts chooses a transport by, and the pinned map the
+// user names (--cgroupmap, --mntnsmap), opened to be checked and used.
 #pragma once
 
 #include <napi.h>
@@ -13,5 +13,7 @@ Napi::Value RingBufferSupported(const Napi::CallbackInfo& info);
 // perCpuRingsSupported() -> whether it holds ring buffers in a map (5.10+)
 Napi::Value PerCpuRingsSupported(const Napi::CallbackInfo& info);
 
-// pinnedMapInfo(path) -> { isMap, type, keySize }
-Napi::Value PinnedMapInfo(const Napi::CallbackInfo& info);
+// openPinnedMap(path) -> { fd, isMap, type, keySize }: the pinned object,
+// opened once. The fd is what the checks were made on and what the tracer
+// uses (its reuseMaps); the caller closes it.
+Napi::Value OpenPinnedMap(const Napi::CallbackInfo& info);

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <string>
 
 #include "errors.h"
 
@@ -45,10 +47,23 @@ constexpr size_t kMinRingBytes = 256 << 10;
 // QEMU guest on a busy 2-core host.
 constexpr uint64_t kSettleNs = 10000000;
 
-uint64_t MonotonicNs() {  // bpf_ktime_get_ns()'s clock
+// What this process's CLOCK_MONOTONIC is ahead of the host's: in a time
+// namespace (a container's, say) it is offset, and bpf_ktime_get_ns()
+// stamps records with the host's.
+int64_t TimeNamespaceOffsetNs() {
+  std::ifstream offsets("/proc/self/timens_offsets");
+  std::string clock;
+  int64_t seconds, nanos;
+  while (offsets >> clock >> seconds >> nanos)
+    if (clock == "monotonic") return seconds * 1000000000 + nanos;
+  return 0;
+}
+
+uint64_t MonotonicNs() {  // bpf_ktime_get_ns()'s clock: the host's CLOCK_MONOTONIC
+  static const int64_t offset = TimeNamespaceOffsetNs();
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec - offset;
 }
 
 // libbpf 1.x returns NULL and sets errno; keep errno meaningful.
@@ -68,7 +83,7 @@ void Retype(Napi::Env env, bpf_object* obj, const char* name, bpf_map_type type,
   if (!err) err = bpf_map__set_key_size(map, sizeof(__u32));
   if (!err) err = bpf_map__set_value_size(map, sizeof(__u32));
   if (!err) err = bpf_map__set_max_entries(map, max_entries);
-  if (err) ThrowBpfError(env, "open", err, std::string("make ") + name + " " + as);
+  if (err) ThrowBpfError(env, err, std::string("make ") + name + " " + as);
 }
 
 // A map the programs will not touch with this transport (its branches are
@@ -139,13 +154,12 @@ size_t ShapeTransportMaps(Napi::Env env, bpf_object* obj, Transport transport) {
   bpf_map* inner = bpf_map__inner_map(outer);
   if (!inner) throw Napi::Error::New(env, std::string(kPerCpuMap) + " is not an array of ring buffers");
   int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) ThrowBpfError(env, "open", -cpus, "count the CPUs");
+  if (cpus <= 0) ThrowBpfError(env, -cpus, "count the CPUs");
   size_t share = bpf_map__max_entries(inner) / cpus;
   size_t bytes = kMinRingBytes;
   while (bytes * 2 <= share) bytes *= 2;
   int err = bpf_map__set_max_entries(outer, cpus);
-  if (err)
-    ThrowBpfError(env, "open", err, std::string("size ") + kPerCpuMap + " for " + std::to_string(cpus) + " CPUs");
+  if (err) ThrowBpfError(env, err, std::string("size ") + kPerCpuMap + " for " + std::to_string(cpus) + " CPUs");
   return bytes;
 }
 
@@ -157,7 +171,7 @@ void Collator::Add(const void* data, size_t size) {
     malformed_++;
     return;
   }
-  if (merged_) index_.push_back({RecordTime(bytes), arrived_.size()});
+  if (merged_) index_.push_back({RecordTime(bytes), arrived_.size(), kFrameBytes + size});
   AppendFramed(arrived_, data, static_cast<uint32_t>(size));
 }
 
@@ -175,23 +189,22 @@ void Collator::Take(Bytes& out, uint64_t cutoff_ns) {
     index_.clear();
     return;
   }
-  auto copy = [&](Bytes& to, const Entry& e) {
-    uint32_t size;
-    memcpy(&size, &arrived_[e.off], kFrameBytes);
-    size_t at = to.size();
-    to.resize(at + kFrameBytes + size);  // not zero-filled (Bytes)
-    memcpy(&to[at], &arrived_[e.off], kFrameBytes + size);
+  // Each side sized once, then filled record by record in time order.
+  auto copy = [&](Bytes& to, size_t from, size_t to_index) {
+    size_t bytes = 0;
+    for (size_t i = from; i < to_index; i++) bytes += index_[i].framed;
+    to.resize(bytes);  // not zero-filled (Bytes)
+    uint8_t* at = to.data();
+    for (size_t i = from; i < to_index; i++) {
+      memcpy(at, &arrived_[index_[i].off], index_[i].framed);
+      index_[i].off = at - to.data();  // where it is now (used for the ones held)
+      at += index_[i].framed;
+    }
   };
-  out.reserve(arrived_.size());
-  for (size_t i = 0; i < keep; i++) copy(out, index_[i]);
-  held_.clear();
-  std::vector<Entry> held_index;
-  for (size_t i = keep; i < index_.size(); i++) {
-    held_index.push_back({index_[i].ts, held_.size()});
-    copy(held_, index_[i]);
-  }
+  copy(out, 0, keep);
+  copy(held_, keep, index_.size());
+  index_.erase(index_.begin(), index_.begin() + keep);
   arrived_.swap(held_);
-  index_.swap(held_index);
 }
 
 uint64_t Collator::TakeMalformed() {
@@ -248,7 +261,7 @@ void Reader::Start() {
   if (transport_ == Transport::kPerfBuffer) {
     bpf_map* map = FindMap(env, obj_, kRingMap);
     pb_ = perf_buffer__new(bpf_map__fd(map), kPerfPages, OnSample, OnLost, this, nullptr);
-    if (!pb_) ThrowBpfError(env, "perf_buffer", LastError(), "open perf buffer " + std::string(kRingMap));
+    if (!pb_) ThrowBpfError(env, LastError(), "open perf buffer " + std::string(kRingMap));
     fd = perf_buffer__epoll_fd(pb_);
     capacity_ = kPerfPages * sysconf(_SC_PAGESIZE);  // each CPU's: the first to fill loses
     collator_ = std::make_unique<Collator>(libbpf_num_possible_cpus() > 1);
@@ -260,7 +273,7 @@ void Reader::Start() {
       bpf_map* map = FindMap(env, obj_, kRingMap);
       rings_.push_back(std::make_unique<Ring>(Ring{this, 0}));
       rb_ = ring_buffer__new(bpf_map__fd(map), OnRecord, rings_.back().get(), nullptr);
-      if (!rb_) ThrowBpfError(env, "ring_buffer", LastError(), "open ring buffer " + std::string(kRingMap));
+      if (!rb_) ThrowBpfError(env, LastError(), "open ring buffer " + std::string(kRingMap));
       capacity_ = bpf_map__max_entries(map);
     }
     fd = ring_buffer__epoll_fd(rb_);
@@ -292,16 +305,16 @@ void Reader::OpenPerCpuRings() {
     std::string name = "events_cpu" + std::to_string(cpu);
     int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, name.substr(0, BPF_OBJ_NAME_LEN - 1).c_str(), 0, 0,
                             per_cpu_ring_bytes_, nullptr);
-    if (fd < 0) ThrowBpfError(env, "ring_buffer", errno, "create CPU " + std::to_string(cpu) + "'s ring buffer");
+    if (fd < 0) ThrowBpfError(env, errno, "create CPU " + std::to_string(cpu) + "'s ring buffer");
     ring_fds_.push_back(fd);
     if (bpf_map_update_elem(outer_fd, &cpu, &fd, BPF_ANY))
-      ThrowBpfError(env, "ring_buffer", errno, "install CPU " + std::to_string(cpu) + "'s ring buffer");
+      ThrowBpfError(env, errno, "install CPU " + std::to_string(cpu) + "'s ring buffer");
     rings_.push_back(std::make_unique<Ring>(Ring{this, 0}));
     if (!rb_) {
       rb_ = ring_buffer__new(fd, OnRecord, rings_.back().get(), nullptr);
-      if (!rb_) ThrowBpfError(env, "ring_buffer", LastError(), "open ring buffer " + name);
+      if (!rb_) ThrowBpfError(env, LastError(), "open ring buffer " + name);
     } else if (ring_buffer__add(rb_, fd, OnRecord, rings_.back().get())) {
-      ThrowBpfError(env, "ring_buffer", LastError(), "open ring buffer " + name);
+      ThrowBpfError(env, LastError(), "open ring buffer " + name);
     }
   }
   capacity_ = per_cpu_ring_bytes_;  // each CPU's: the first to fill loses
@@ -384,14 +397,16 @@ int Reader::OnRecord(void* ctx, void* data, size_t size) {
 
 void Reader::OnLost(void* ctx, int, __u64 count) { static_cast<Reader*>(ctx)->lost_ += count; }
 
-// Reads everything the buffers hold into batch_, in time order. False once stopped.
-bool Reader::Consume() {
+// Reads everything the buffers hold into batch_, in time order (all of it
+// if last). False once stopped.
+bool Reader::Consume(bool last) {
   for (auto& r : rings_) r->bytes = 0;
   bytes_read_ = 0;
   if (stopped_) return false;
   // Before the read: a record stamped after this may still be on its way
-  // into a ring read earlier.
-  uint64_t cutoff = MonotonicNs() - kSettleNs;
+  // into a ring read earlier. The last read, once the programs are
+  // detached, holds nothing back: every record is in.
+  uint64_t cutoff = last ? UINT64_MAX : MonotonicNs() - kSettleNs;
   if (rb_)
     ring_buffer__consume(rb_);
   else
@@ -416,6 +431,12 @@ void Reader::OnReadable(uv_poll_t* handle, int status, int) {
   // epoll_wait would see nothing. Consuming every ring is O(CPUs) and exact.
   if (status < 0 || !self->Consume()) return;
   if (self->Deliver()) self->BeginBurst();  // unless closed from the callback
+}
+
+// The programs are detached: everything still in the rings, and what was
+// held back, goes out now, with the losses counted so far.
+void Reader::Flush() {
+  if (Consume(true)) Deliver();
 }
 
 // The first record of a burst is handed over at once; the rest of the

@@ -51,7 +51,8 @@ class Collator {
  private:
   struct Entry {
     uint64_t ts;
-    size_t off;  // of the framed record in arrived_
+    size_t off;     // of the framed record in arrived_
+    size_t framed;  // its size, frame included
   };
   bool merged_;
   Bytes arrived_;             // framed, in the order read (the records held back first)
@@ -66,6 +67,8 @@ class Reader {
   Reader(Napi::Env env, bpf_object* obj, Transport transport, size_t per_cpu_ring_bytes, Napi::Function on_events);
   ~Reader();
   void Start();
+  // The last read: after the programs are detached, before Stop().
+  void Flush();
   void Stop();
 
  private:
@@ -78,7 +81,7 @@ class Reader {
   void Watch();
   void BeginBurst();
   void StopIdle();
-  bool Consume();
+  bool Consume(bool last = false);
   bool Deliver();
   size_t MostFromOneRing() const;
   uint64_t MsUntilHeldDue() const;

@@ -23,9 +23,10 @@ struct FieldName {
 
 // In the order of RowWriter::Field, after kText.
 constexpr FieldName kFields[] = {
-    {"pid", 'd', 20},     {"uid", 'd', 20},   {"task", 's', TASK_COMM_LEN}, {"ip", 'd', 20},
-    {"saddr", 's', 46},   {"daddr", 's', 46}, {"lport", 'd', 20},           {"dport", 'd', 20},
-    {"seconds", 'f', 64}, {"clock", 's', 15}, {"suffix", 's', 0},
+    {"pid", 'd', 20},   {"uid", 'd', 20},   {"task", 's', 4 * TASK_COMM_LEN},
+    {"ip", 'd', 20},    {"saddr", 's', 46}, {"daddr", 's', 46},
+    {"lport", 'd', 20}, {"dport", 'd', 20}, {"seconds", 'f', 64},
+    {"clock", 's', 15}, {"suffix", 's', 0},
 };
 
 // n bytes from s to at, returning at + n. A row is a dozen copies of 1 to
@@ -51,6 +52,52 @@ inline char* Put(char* at, const char* s, size_t n) {
     at[n - 1] = s[n - 1];
   }
   return at + n;
+}
+
+// The length of the valid UTF-8 character at s (n bytes left), or 0 if
+// there is none there: a lone or cut sequence, an overlong form, a
+// surrogate, or one of the C1 controls (U+0080-U+009F, which terminals
+// act on as they do on ESC).
+size_t Utf8Char(const uint8_t* s, size_t n) {
+  uint8_t b = s[0];
+  size_t len = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+  if (len == 0 || len > n) return 0;
+  for (size_t i = 1; i < len; i++)
+    if ((s[i] & 0xc0) != 0x80) return 0;
+  if (b == 0xc2 && s[1] < 0xa0) return 0;  // C1 controls
+  if ((b == 0xe0 && s[1] < 0xa0) || (b == 0xed && s[1] > 0x9f) || (b == 0xf0 && s[1] < 0x90) ||
+      (b == 0xf4 && s[1] > 0x8f))
+    return 0;
+  return len;
+}
+
+// A task name as a row prints it: printable ASCII and valid UTF-8 as they
+// are (so ordinary names are bcc's bytes), any other byte as \xNN, so that
+// no name can move the cursor, colour the terminal or start a line of its
+// own. out holds 4 bytes per byte of s. Returns the length.
+size_t EscapeText(const char* text, size_t n, char* out) {
+  auto* s = reinterpret_cast<const uint8_t*>(text);
+  char* q = out;
+  for (size_t i = 0; i < n;) {
+    if (s[i] >= 0x20 && s[i] < 0x7f) {
+      *q++ = static_cast<char>(s[i++]);
+      continue;
+    }
+    size_t len = s[i] >= 0x80 ? Utf8Char(s + i, n - i) : 0;
+    if (len) {
+      memcpy(q, s + i, len);
+      q += len;
+      i += len;
+      continue;
+    }
+    static const char kHex[] = "0123456789abcdef";
+    *q++ = '\\';
+    *q++ = 'x';
+    *q++ = kHex[s[i] >> 4];
+    *q++ = kHex[s[i] & 15];
+    i++;
+  }
+  return q - out;
 }
 
 // bcc's ts_us: whole microseconds of bpf_ktime_get_ns().
@@ -194,9 +241,15 @@ void RowWriter::WriteFields(const event& e, const std::string& suffix, const cha
       case Field::kUid:
         Int(p, e.uid);
         break;
-      case Field::kTask:
-        Str(p, e.task, strnlen(e.task, sizeof e.task));
+      case Field::kTask: {
+        // The name's first `precision` bytes (bcc's 12), escaped: an
+        // escaped name is wider, and pushes the row as a wide address does.
+        size_t n = strnlen(e.task, sizeof e.task);
+        if (p.precision >= 0 && n > static_cast<size_t>(p.precision)) n = p.precision;
+        char task[4 * TASK_COMM_LEN];
+        Pad(p, task, EscapeText(e.task, n, task));
         break;
+      }
       case Field::kIp:
         Int(p, e.ip);
         break;

@@ -14,11 +14,23 @@ import type { TransportChoice } from './events.js';
 import type { NativeBinding, NativeTracer, TracerSpec } from './native.js';
 import type { Io } from './run.js';
 
-/** Root and BTF, checked before the addon is even loaded. */
+/**
+ * File descriptors a tracer takes: its maps, programs, links, a ring per
+ * CPU, and what libbpf opens for a moment while it loads (measured: a
+ * running tcpconnect -d -L holds ~20 more than Node alone).
+ */
+const TRACER_FDS = 32;
+
+/** Root, BTF and room for the tracer's file descriptors, checked before the addon is even loaded. */
 export function preflight(prog: string, io: Io): NativeBinding {
   if (io.geteuid() !== 0) throw new FatalError(`${prog}: must be run as root (try: sudo ${prog})`);
   if (!io.btfAvailable())
     throw new FatalError(`${prog}: this kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF=y`);
+  const files = io.openFiles();
+  if (files.limit - files.open < TRACER_FDS)
+    throw new FatalError(
+      `${prog}: too many open files: ${files.open} of the limit of ${files.limit} are open, and tracing needs about ${TRACER_FDS} more; raise the limit (ulimit -n)`,
+    );
   return io.native();
 }
 
@@ -55,7 +67,7 @@ export interface AttachPlan {
   tool: string;
   object: string;
   rodata: Record<string, Buffer>;
-  reuseMaps?: Record<string, string>;
+  reuseMaps?: Record<string, number>;
   kprobe: ProbeSet;
   tracepoint: ProbeSet;
   method: AttachMethod;
@@ -63,7 +75,6 @@ export interface AttachPlan {
 
 interface Attached {
   tracer: NativeTracer;
-  method: 'kprobe' | 'tracepoint';
   /** the one stderr line saying which method is in use */
   notice: string;
 }
@@ -82,15 +93,24 @@ function lastLogLine(log: string | undefined): string {
   return lines.length ? lines[lines.length - 1] : '';
 }
 
-function loadError(tool: string, err: unknown): FatalError {
+/** What the addon threw while loading or starting, as one line that names the cause. */
+export function bpfFailure(tool: string, err: unknown): FatalError {
   const e = bpfErrorData(err);
-  const { EPERM, EACCES, ENOSYS } = os.constants.errno;
+  const { EPERM, EACCES, ENOSYS, EMFILE, ENFILE, ENOMEM } = os.constants.errno;
   if (e.errno === EPERM || e.errno === EACCES)
     return new FatalError(
       `${tool}: permission denied loading BPF programs (${strerror(e.errno)}); run as root (CAP_BPF, CAP_PERFMON)`,
     );
   if (e.errno === ENOSYS)
     return new FatalError(`${tool}: this kernel has no BPF support (bpf(): ENOSYS); it needs CONFIG_BPF_SYSCALL=y`);
+  if (e.errno === EMFILE || e.errno === ENFILE)
+    return new FatalError(
+      `${tool}: too many open files (${strerror(e.errno)}) to ${e.message.replace(/^failed to /, '').replace(/:[^:]*$/, '')}; raise the limit (ulimit -n)`,
+    );
+  if (e.errno === ENOMEM)
+    return new FatalError(
+      `${tool}: out of memory for BPF maps or programs (ENOMEM): ${e.message}; raise ulimit -l, or free memory`,
+    );
   const detail = lastLogLine(e.log);
   return new FatalError(`${tool}: ${e.message}${detail ? ` (${detail})` : ''}`);
 }
@@ -131,12 +151,12 @@ export function openAndAttach(
     // programs pass the verifier even on kernels where they cannot.
     tracer = new native.Tracer(plan.object, spec(sets.flatMap(([, s]) => s.programs)));
   } catch (err) {
-    if (plan.method !== 'auto' || sets.length === 1) throw loadError(plan.tool, err);
+    if (plan.method !== 'auto' || sets.length === 1) throw bpfFailure(plan.tool, err);
     try {
       tracer = new native.Tracer(plan.object, spec(plan.tracepoint.programs));
       sets.splice(0, 1);
     } catch {
-      throw loadError(plan.tool, err);
+      throw bpfFailure(plan.tool, err);
     }
   }
 
@@ -145,7 +165,7 @@ export function openAndAttach(
     try {
       tracer.attach(set.programs);
       const fallback = failures.length ? ` (kprobes unavailable: ${failures[0]})` : '';
-      return { tracer, method, notice: `${plan.tool}: tracing with ${set.hooks}${fallback}` };
+      return { tracer, notice: `${plan.tool}: tracing with ${set.hooks}${fallback}` };
     } catch (err) {
       const e = bpfErrorData(err);
       failures.push(`${e.message.replace(/^failed to attach \S+: /, '')}`);

@@ -3,6 +3,7 @@
 // How records leave the kernel, chosen once here, and the stream of
 // ordered batches from the addon's reader to the rows on stdout.
 
+import { bpfFailure } from './attach.js';
 import type { NativeBinding, NativeRowWriter, NativeTracer } from './native.js';
 import type { Io } from './run.js';
 
@@ -76,11 +77,16 @@ export function streamRows(
   rows: NativeRowWriter,
   suffixes?: (batch: Buffer) => string[],
 ): void {
-  tracer.start((batch, lost, malformed) => {
+  const onEvents = (batch: Buffer | null, lost: number, malformed: number): void => {
     if (lost) io.err(`Possibly lost ${lost} samples`);
     if (malformed) io.err(`${prog}: skipped ${malformed} malformed records`);
     if (!batch) return;
     const text = rows.format(batch, Date.now(), suffixes?.(batch));
     if (text.length) io.out(text);
-  });
+  };
+  try {
+    tracer.start(onEvents);
+  } catch (err) {
+    throw bpfFailure(prog, err);
+  }
 }

@@ -16,8 +16,8 @@ export interface TracerSpec {
   rodata: Record<string, Buffer>;
   /** programs to load; the others in the object are not loaded */
   programs: string[];
-  /** map name -> path of a pinned map to use in its place */
-  reuseMaps?: Record<string, string>;
+  /** map name -> the fd of a pinned map to use in its place (openPinnedMap's) */
+  reuseMaps?: Record<string, number>;
   /** how records come up (src/events.ts chooses) */
   transport: Transport;
 }
@@ -31,6 +31,8 @@ export interface NativeTracer {
    * is lent: it reads as empty once onEvents returns.
    */
   start(onEvents: (batch: Buffer | null, lost: number, malformed: number) => void): void;
+  /** Detaches every program, then hands onEvents what is left to read, holding nothing back (a stop's last read). */
+  drain(): void;
   /** Every entry of a map, as [key, value]; a per-CPU map's value holds every CPU's, each 8-byte aligned. */
   readMap(map: string): Array<[Buffer, Buffer]>;
   /** Detaches and unloads everything; idempotent. */
@@ -97,7 +99,8 @@ export interface NativeBinding {
   ringBufferSupported(): boolean;
   /** whether it can hold ring buffers in a map, one per CPU (5.10+) */
   perCpuRingsSupported(): boolean;
-  pinnedMapInfo(path: string): { isMap: boolean; type?: number; keySize?: number };
+  /** The pinned object at path, opened once: its fd (the caller's to close) and what it is. */
+  openPinnedMap(path: string): { fd: number; isMap: boolean; type?: number; keySize?: number };
   /** The reader's ordering of records read as these runs (one per ring): for tests. */
   collate(runs: Buffer[][], cutoffNs: bigint): { batch: Buffer; held: Buffer; malformed: number };
 }

@@ -26,6 +26,8 @@ export interface Io {
   native(): NativeBinding;
   geteuid(): number;
   btfAvailable(): boolean;
+  /** the file descriptors this process has open, and its limit (ulimit -n) */
+  openFiles(): { open: number; limit: number };
   /** whether the kernel offers kprobes at all (a kprobe PMU or kprobe_events) */
   kprobesAvailable(): boolean;
   /** a test switch: the newest transport to use (TCPCONNECT_TRANSPORT) */
@@ -83,6 +85,9 @@ export async function traceUntilStopped(
     io.err(notice);
     io.out(header);
     await io.stopped();
+    // Every record made before the stop gets its row: the programs are
+    // detached, and what the rings still hold is read, before the end.
+    tracer.drain();
     finish?.(tracer);
   } finally {
     tracer.close();
@@ -92,6 +97,10 @@ export async function traceUntilStopped(
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const TRANSPORTS: readonly Transport[] = ['per-cpu-rings', 'shared-ring', 'perf-buffer'];
+/** Output stdout may hold unwritten (its reader is not keeping up) before rows are dropped, and counted. */
+const STDOUT_BACKLOG_BYTES = 8 << 20;
+/** How long a stop waits for a blocked stdout to take what is left, before it exits anyway. */
+const STOP_DRAIN_MS = 500;
 
 /** The real process behind a tool's Io: stdout/stderr, signals, the addon. */
 function processIo(tool: string): Io & { exit(code: number): void } {
@@ -102,13 +111,22 @@ function processIo(tool: string): Io & { exit(code: number): void } {
     stop?.();
   };
   for (const sig of STOP_SIGNALS) process.on(sig, requestStop);
+  // Node opens its inspector on SIGUSR1, which in a root process lets any
+  // local user who can signal it run code as root: handled, and ignored.
+  process.on('SIGUSR1', () => {});
 
-  // `tcpconnect | head`: the reader went away; end quietly, exit 0.
+  // `tcpconnect | head`: the reader went away; end quietly, exit 0. Any
+  // other write error (a full disk) ends the run with exit 1.
   let stdoutBroken = false;
+  let writeFailed = false;
+  let droppedRows = 0;
   const broken = (err: NodeJS.ErrnoException) => {
     if (stdoutBroken) return;
     stdoutBroken = true;
-    if (err.code !== 'EPIPE') process.stderr.write(`${tool}: cannot write output: ${err.message}\n`);
+    if (err.code !== 'EPIPE') {
+      writeFailed = true;
+      process.stderr.write(`${tool}: cannot write output: ${err.message}\n`);
+    }
     requestStop();
   };
   process.stdout.on('error', broken);
@@ -118,6 +136,12 @@ function processIo(tool: string): Io & { exit(code: number): void } {
       if (stdoutBroken) return;
       if (typeof text === 'string') {
         process.stdout.write(text, 'latin1');
+        return;
+      }
+      // A reader that does not keep up: what it has not taken stays in
+      // memory, so past a limit rows are dropped, counted and said at exit.
+      if (process.stdout.writableLength > STDOUT_BACKLOG_BYTES) {
+        for (const byte of text) if (byte === 0x0a) droppedRows++;
         return;
       }
       // Rows are lent by the addon: write them now, straight to fd 1,
@@ -140,6 +164,11 @@ function processIo(tool: string): Io & { exit(code: number): void } {
     native: loadNative,
     geteuid: () => process.geteuid?.() ?? -1,
     btfAvailable: () => fs.existsSync('/sys/kernel/btf/vmlinux'),
+    openFiles: () => {
+      const limits = fs.readFileSync('/proc/self/limits', 'utf8').match(/^Max open files +(\d+|unlimited)/m);
+      const limit = limits && limits[1] !== 'unlimited' ? Number(limits[1]) : Number.POSITIVE_INFINITY;
+      return { open: fs.readdirSync('/proc/self/fd').length - 1, limit }; // less the one readdir held
+    },
     // libbpf attaches through the kprobe PMU, or else tracefs's kprobe_events.
     kprobesAvailable: () =>
       [
@@ -156,9 +185,17 @@ function processIo(tool: string): Io & { exit(code: number): void } {
     },
     exit(code) {
       for (const sig of STOP_SIGNALS) process.off(sig, requestStop);
-      // Let what is queued for stdout go first (unless nobody reads it).
-      if (stdoutBroken) process.exit(code);
-      process.stdout.write('', () => process.exit(code));
+      if (droppedRows) process.stderr.write(`${tool}: ${droppedRows} rows dropped: stdout was not read fast enough\n`);
+      const status = writeFailed ? 1 : code;
+      // Let what is queued for stdout go first, unless nobody reads it:
+      // a stop never waits long for a reader that has stalled.
+      if (stdoutBroken || process.stdout.writableLength === 0) process.exit(status);
+      setTimeout(() => {
+        const left = process.stdout.writableLength;
+        process.stderr.write(`${tool}: ${left} bytes of output not written: stdout was not read\n`);
+        process.exit(status);
+      }, STOP_DRAIN_MS);
+      process.stdout.write('', () => process.exit(status));
     },
   };
 }

@@ -7,7 +7,7 @@
 import { type AttachPlan, commonRodata, flag, openAndAttach, preflight } from './attach.js';
 import { COMMON_OPTIONS, type CommonOptions, commonOptions, type Parsed, parseOptions } from './cli/args.js';
 import { help, type OptionDoc, usage } from './cli/help.js';
-import { containerFilters } from './containers.js';
+import { type ContainerFilters, containerFilters } from './containers.js';
 import { chooseTransport, streamRows } from './events.js';
 import { acceptHeader, acceptRowParts, rowPieces } from './format.js';
 import type { NativeBinding } from './native.js';
@@ -62,7 +62,7 @@ export function parseArgs(argv: string[]): Parsed<TcpacceptOptions> {
 export function attachPlan(
   opts: TcpacceptOptions,
   native: NativeBinding,
-  containers: ReturnType<typeof containerFilters> = { rodata: {}, reuseMaps: {} },
+  containers: Pick<ContainerFilters, 'rodata' | 'reuseMaps'> = { rodata: {}, reuseMaps: {} },
 ): AttachPlan {
   return {
     tool: PROG,
@@ -88,7 +88,12 @@ async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const containers = containerFilters(PROG, native, opts);
   const rows = new native.RowWriter(rowPieces(acceptRowParts(opts)));
   const transport = chooseTransport(native, { ordered: false, stamped: opts.timestamp }, io.transportCap());
-  const attached = openAndAttach(native, attachPlan(opts, native, containers), transport, io.kprobesAvailable());
+  let attached: ReturnType<typeof openAndAttach>;
+  try {
+    attached = openAndAttach(native, attachPlan(opts, native, containers), transport, io.kprobesAvailable());
+  } finally {
+    containers.close(); // the loaded object holds its own fds of the maps
+  }
   return traceUntilStopped(io, attached, (tracer) => {
     streamRows(PROG, tracer, io, rows);
     return `${acceptHeader(opts)}\n`; // bcc's tcpaccept has no banner

@@ -8,7 +8,7 @@ import { type AttachPlan, commonRodata, flag, openAndAttach, preflight, u32 } fr
 import { COMMON_OPTIONS, type CommonOptions, commonOptions, given, type Parsed, parseOptions } from './cli/args.js';
 import { help, type OptionDoc, usage } from './cli/help.js';
 import { parseUid } from './cli/values.js';
-import { containerFilters } from './containers.js';
+import { type ContainerFilters, containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
 import { UsageError } from './errors.js';
 import { chooseTransport, streamRows } from './events.js';
@@ -89,7 +89,7 @@ export function parseArgs(argv: string[]): Parsed<TcpconnectOptions> {
 export function attachPlan(
   opts: TcpconnectOptions,
   native: NativeBinding,
-  containers: ReturnType<typeof containerFilters> = { rodata: {}, reuseMaps: {} },
+  containers: Pick<ContainerFilters, 'rodata' | 'reuseMaps'> = { rodata: {}, reuseMaps: {} },
 ): AttachPlan {
   // -c ignores -L (as bcc): counts need no local port, so nothing waits for it.
   const lport = opts.lport && !opts.count;
@@ -140,9 +140,15 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
     { ordered: opts.dns, stamped: opts.timestamp || opts.dns },
     io.transportCap(),
   );
-  const attached = openAndAttach(native, attachPlan(opts, native, containers), transport, io.kprobesAvailable());
+  let attached: ReturnType<typeof openAndAttach>;
+  try {
+    attached = openAndAttach(native, attachPlan(opts, native, containers), transport, io.kprobesAvailable());
+  } finally {
+    containers.close(); // the loaded object holds its own fds of the maps
+  }
+  const cache = dns && new dns.DnsCache();
   const start = (tracer: NativeTracer): string => {
-    streamRows(PROG, tracer, io, rows, dns?.dnsQueries(native.records, new dns.DnsCache()));
+    streamRows(PROG, tracer, io, rows, cache && dns?.dnsQueries(native.records, cache));
     // -c prints the banner, then nothing until it is stopped (as bcc).
     return opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`;
   };
@@ -155,7 +161,11 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
     const flows = (ip: 4 | 6) => decodeCounts(native, tracer.readMap(`ipv${ip}_count`), ip);
     io.out(countTable(flows(4), flows(6)));
   };
-  return traceUntilStopped(io, attached, start, opts.count ? printCounts : undefined);
+  const finish = (tracer: NativeTracer): void => {
+    if (opts.count) printCounts(tracer);
+    if (cache?.rejected) io.err(`${PROG}: ${cache.rejected} DNS answers could not be read (malformed or hostile)`);
+  };
+  return traceUntilStopped(io, attached, start, finish);
 }
 
 export const TCPCONNECT: Tool<TcpconnectOptions> = { prog: PROG, usage: USAGE, parse: parseArgs, trace };

@@ -94,6 +94,26 @@ describe('DnsCache', () => {
     expect(c.size).toBe(0);
   });
 
+  it('escapes control characters in a name, so that an answer cannot forge a row', () => {
+    const c = new DnsCache();
+    const evil = 'a\x1b[2J\n6666 sshd.example';
+    c.add(response(evil, [{ type: 'A', name: evil, data: '192.0.2.66' }]), 0);
+    expect(c.query(addressBytes('192.0.2.66'), 0)).toBe('a\\x1b[2J\\x0a6666 sshd.example');
+  });
+
+  it('rejects, undecoded and counted, a header whose counts cannot fit its length', () => {
+    const c = new DnsCache();
+    const hostile = Buffer.from([0, 1, 0x81, 0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    for (let i = 0; i < 1000; i++) expect(c.add(hostile, i)).toBe(0);
+    expect(c.rejected).toBe(1000);
+    const ok = response('ok.example', [{ type: 'A', name: 'ok.example', data: '192.0.2.67' }]);
+    expect(c.add(ok, 0)).toBe(1);
+    const claimsMore = Buffer.from(ok);
+    claimsMore.writeUInt16BE(40, 6); // 40 answers can't fit in the packet's length
+    expect(c.add(claimsMore, 0)).toBe(0);
+    expect(c.rejected).toBe(1001);
+  });
+
   it('stays bounded however many answers arrive', () => {
     const c = new DnsCache();
     for (let i = 0; i < DNS_CACHE_SIZE + 5000; i++) {

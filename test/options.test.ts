@@ -117,6 +117,16 @@ describe('parseArgs', () => {
     ]);
   });
 
+  it.each([['--cgroupmap', ''], ['--cgroupmap='], ['--mntnsmap', ''], ['--mntnsmap=']])(
+    'refuses an empty filter path %j: a filter fails closed',
+    (...argv) => {
+      const flag = argv[0].replace('=', '');
+      expect(() => parseArgs(argv)).toThrow(
+        new UsageError(`argument ${flag}: empty path (a filter must name its pinned map)`),
+      );
+    },
+  );
+
   it('takes -4 and --attach tracepoint', () => {
     const p = parseArgs(['-4', '--attach', 'tracepoint']);
     expect(p.kind === 'run' && [p.options.family, p.options.attach]).toEqual([4, 'tracepoint']);

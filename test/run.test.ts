@@ -18,6 +18,7 @@ interface FakeKernel {
   opened: Array<{ object: string; spec: TracerSpec }>;
   attached: string[][];
   closed: number;
+  drained: number;
   /** hands the tool what the reader makes of records read as these runs (one per ring) */
   emit?: (runs: Buffer[][], lost?: number) => void;
   maps?: Record<string, Array<[Buffer, Buffer]>>;
@@ -30,7 +31,6 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
     constructor(object: string, spec: TracerSpec) {
       if (kernel.loadErrno)
         throw Object.assign(new Error('failed to load BPF object tcpconnect: x'), {
-          op: 'load',
           errno: kernel.loadErrno,
           log: 'libbpf: some detail\n',
         });
@@ -39,7 +39,6 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
     attach(programs: string[]) {
       if (!kernel.kprobes && programs.some((p) => p.startsWith('tcpc_v')))
         throw Object.assign(new Error(`failed to attach ${programs[0]}: No such file or directory`), {
-          op: 'attach',
           errno: 2,
         });
       kernel.attached.push(programs);
@@ -53,6 +52,9 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
     readMap(name: string): Array<[Buffer, Buffer]> {
       return kernel.maps?.[name] ?? [];
     }
+    drain() {
+      kernel.drained++;
+    }
     close() {
       kernel.closed++;
     }
@@ -65,15 +67,20 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
     addressText,
     ringBufferSupported: () => kernel.ringbuf ?? true,
     perCpuRingsSupported: () => kernel.perCpuRings ?? true,
-    pinnedMapInfo: () => ({ isMap: true, type: 1, keySize: 8 }),
   } as unknown as NativeBinding;
 }
 
 function harness(
   over: Partial<FakeKernel> = {},
-  env: { euid?: number; btf?: boolean; kprobeSupport?: boolean; transportCap?: Transport } = {},
+  env: {
+    euid?: number;
+    btf?: boolean;
+    kprobeSupport?: boolean;
+    transportCap?: Transport;
+    openFiles?: { open: number; limit: number };
+  } = {},
 ) {
-  const kernel: FakeKernel = { kprobes: false, opened: [], attached: [], closed: 0, ...over };
+  const kernel: FakeKernel = { kprobes: false, opened: [], attached: [], closed: 0, drained: 0, ...over };
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
   const out: string[] = [];
@@ -84,6 +91,7 @@ function harness(
     native: () => fakeNative(kernel),
     geteuid: () => env.euid ?? 0,
     btfAvailable: () => env.btf ?? true,
+    openFiles: () => env.openFiles ?? { open: 20, limit: 1024 },
     kprobesAvailable: () => env.kprobeSupport ?? true,
     transportCap: () => env.transportCap,
     stopped: () => stopped,
@@ -122,6 +130,15 @@ describe('run', () => {
     const h = harness({}, { btf: false });
     expect(await run([], h.io)).toBe(1);
     expect(h.err[0]).toMatch(/no BTF .*CONFIG_DEBUG_INFO_BTF=y/);
+  });
+
+  it('when too few file descriptors are left then exit 1 naming the cause, before loading anything', async () => {
+    const h = harness({}, { openFiles: { open: 20, limit: 40 } });
+    expect(await run([], h.io)).toBe(1);
+    expect(h.err).toEqual([
+      'tcpconnect: too many open files: 20 of the limit of 40 are open, and tracing needs about 32 more; raise the limit (ulimit -n)',
+    ]);
+    expect(h.kernel.opened).toHaveLength(0);
   });
 
   it('when loading is refused then exit 1 with one line', async () => {

@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 
 import { UsageError } from '../errors.js';
 import type { OptionDoc } from './help.js';
-import { type AttachMethod, parseAttach, parsePid, parsePorts } from './values.js';
+import { type AttachMethod, parseAttach, parseMapPath, parsePid, parsePorts } from './values.js';
 
 type RawOptions = Record<string, string | boolean | undefined>;
 
@@ -102,12 +102,14 @@ export function commonOptions(o: RawOptions): CommonOptions {
   const pid = given(o.pid);
   const port = given(o.port);
   const attach = given(o.attach);
+  const cgroupmap = given(o.cgroupmap);
+  const mntnsmap = given(o.mntnsmap);
   return {
     pid: pid === undefined ? undefined : parsePid(pid),
     ports: port === undefined ? undefined : parsePorts(port),
     family: o.ipv4 ? 4 : o.ipv6 ? 6 : 0,
-    cgroupmap: given(o.cgroupmap),
-    mntnsmap: given(o.mntnsmap),
+    cgroupmap: cgroupmap === undefined ? undefined : parseMapPath('--cgroupmap', cgroupmap),
+    mntnsmap: mntnsmap === undefined ? undefined : parseMapPath('--mntnsmap', mntnsmap),
     attach: attach === undefined ? 'auto' : parseAttach(attach),
   };
 }

@@ -39,6 +39,12 @@ export function parsePorts(value: string): number[] {
   return ports;
 }
 
+/** --cgroupmap/--mntnsmap: a path; an empty one would turn the filter off, so it is refused. */
+export function parseMapPath(flag: '--cgroupmap' | '--mntnsmap', value: string): string {
+  if (value === '') throw new UsageError(`argument ${flag}: empty path (a filter must name its pinned map)`);
+  return value;
+}
+
 const ATTACH_METHODS = ['auto', 'kprobe', 'tracepoint'] as const;
 export type AttachMethod = (typeof ATTACH_METHODS)[number];
 

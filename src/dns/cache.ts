@@ -23,17 +23,26 @@ interface Entry {
 
 /** An address's bytes as a map key: 4 bytes for IPv4, 16 for IPv6, never equal. */
 const key = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it finds
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 const LOCALHOST = new Set([key(Uint8Array.of(127, 0, 0, 1)), key(Uint8Array.of(...Array(15).fill(0), 1))]);
 
 export class DnsCache {
   private readonly names = new LRUCache<string, Entry>({ max: DNS_CACHE_SIZE, ttl: DNS_TTL_MS });
 
+  /** Answers dropped undecoded: malformed, truncated or hostile. */
+  rejected = 0;
+
   /** Reads one answer; anything malformed, truncated or hostile is dropped. Returns how many addresses it named. */
   add(payload: Buffer, tsUs: number): number {
     let packet: dnsPacket.Packet;
     try {
+      // dns-packet allocates for every record a header claims before it
+      // checks any: a 12-byte packet claiming 65535 of them must not reach it.
+      if (!answerShaped(payload)) throw new Error('not an answer');
       packet = dnsPacket.decode(payload);
     } catch {
+      this.rejected++;
       return 0;
     }
     if (packet.type !== 'response' || packet.questions?.length !== 1) return 0;
@@ -50,18 +59,35 @@ export class DnsCache {
     return named;
   }
 
-  /** The QUERY column for a connect to `daddr` (4 or 16 bytes) at kernel time `tsUs`. */
+  /**
+   * The QUERY column for a connect to `daddr` (4 or 16 bytes) at kernel
+   * time `tsUs`. A name is text from the network: its control characters
+   * (C0, DEL, C1) come out as \xNN, so that no answer can move the cursor,
+   * colour the terminal or start a row of its own.
+   */
   query(daddr: Uint8Array, tsUs: number): string {
     const k = key(daddr);
     const hit = this.names.get(k);
     if (!hit) return LOCALHOST.has(k) ? 'localhost' : 'No DNS Query';
+    const name = hit.name.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
     const ms = (tsUs - hit.tsUs) / 1000;
-    return ms > DNS_DELAY_MS ? `${hit.name} (${ms.toFixed(3)}ms)` : hit.name;
+    return ms > DNS_DELAY_MS ? `${name} (${ms.toFixed(3)}ms)` : name;
   }
 
   get size(): number {
     return this.names.size;
   }
+}
+
+/**
+ * Whether a payload can be a DNS answer at all: a response to one question,
+ * whose records could fit its length (a question takes at least 5 bytes, a
+ * record 11). The kernel side applies the same rule (bpf/tcpconnect.bpf.c,
+ * dns_answer_shaped); answers read on any path are checked here too.
+ */
+function answerShaped(p: Buffer): boolean {
+  if (p.length < 12 || !(p[2] & 0x80) || p.readUInt16BE(4) !== 1) return false;
+  return 12 + 5 + (p.readUInt16BE(6) + p.readUInt16BE(8) + p.readUInt16BE(10)) * 11 <= p.length;
 }
 
 /** Dotted-quad text -> its 4 bytes; undefined if it is not one. */

@@ -22,7 +22,8 @@ export function dnsQueries(records: NativeRecords, cache: DnsCache): (batch: Buf
       } else if (kind === recordConnect) {
         const start = off + e.daddr;
         const daddr = batch.subarray(start, start + (batch[off + e.ip] === 4 ? 4 : 16));
-        queries.push(cache.query(daddr, microseconds(batch, off + e.ts_ns)));
+        // The RowWriter takes text as bytes, one per char: the query's UTF-8.
+        queries.push(Buffer.from(cache.query(daddr, microseconds(batch, off + e.ts_ns))).toString('latin1'));
       }
     });
     return queries;

@@ -10,12 +10,14 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
 import {
+  ACCEPT_CLI,
   ATTACH,
   armedConnector,
   bccRow,
   CLI,
   describeE2E,
   listeners,
+  NOBODY,
   ourProgramsAfterExit,
   stopAll,
   ToolRun,
@@ -39,21 +41,8 @@ function keyHex(n: bigint): string[] {
 
 function pinMap(name: string, keySize: number, valueSize: number, type = 'hash'): string {
   const p = path.join(BPFFS, `${tag}-${name}`);
-  bpftool(
-    'map',
-    'create',
-    p,
-    'type',
-    type,
-    'key',
-    String(keySize),
-    'value',
-    String(valueSize),
-    'entries',
-    '128',
-    'name',
-    name.replace(/-/g, '_').slice(0, 15),
-  );
+  const sizes = ['key', String(keySize), 'value', String(valueSize), 'entries', '128'];
+  bpftool('map', 'create', p, 'type', type, ...sizes, 'name', name.replace(/-/g, '_').slice(0, 15));
   return p;
 }
 
@@ -175,6 +164,39 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
         `tcpconnect: ${flag} ${p}: ${message}${message.endsWith('keys') ? ` (${flag === '--cgroupmap' ? 'cgroup v2 ids' : 'mount namespace ids'})` : ''}${message.startsWith('not on') ? ' (pin the map under /sys/fs/bpf)' : ''}\n`,
       );
     }
+    expect(await ourProgramsAfterExit()).toEqual([]);
+  });
+
+  it('refuses an empty map path with exit 2, rather than trace every container', async () => {
+    for (const cli of [CLI, ACCEPT_CLI])
+      for (const argv of [['--cgroupmap', ''], ['--cgroupmap='], ['--mntnsmap', ''], ['--mntnsmap=']]) {
+        const r = spawnSync(process.execPath, [cli, ...argv, ...ATTACH], { encoding: 'utf8', timeout: 10000 });
+        expect([r.status, r.stdout, r.stderr.trim().split('\n').pop()]).toEqual([
+          2,
+          '',
+          `${cli === CLI ? 'tcpconnect' : 'tcpaccept'}: error: argument ${argv[0].replace('=', '')}: empty path (a filter must name its pinned map)`,
+        ]);
+      }
+    expect(await ourProgramsAfterExit()).toEqual([]);
+  });
+
+  it('refuses a map reached through a symlink that a user other than root owns', async () => {
+    const map = pin('linked', 8, 8);
+    const link = `/tmp/${tag}-link`;
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(map, link);
+    pinned.push(link);
+    const run = () =>
+      spawnSync(process.execPath, [CLI, '--cgroupmap', link, ...ATTACH], { encoding: 'utf8', timeout: 10000 });
+    fs.lchownSync(link, NOBODY, NOBODY);
+    const refused = run();
+    expect([refused.status, refused.stderr]).toEqual([
+      1,
+      `tcpconnect: --cgroupmap ${link}: ${link} is a symlink owned by a user other than root\n`,
+    ]);
+    fs.lchownSync(link, 0, 0); // root's own link is followed
+    const tool = await ToolRun.start(['--cgroupmap', link, ...ATTACH]);
+    expect((await tool.stop()).code).toBe(0);
     expect(await ourProgramsAfterExit()).toEqual([]);
   });
 });

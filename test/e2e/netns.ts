@@ -4,12 +4,15 @@
 // pair, tcpc0 holding 198.18.0.1/24. 198.18.0.2 is a silent host: a static
 // neighbour entry sends its frames to a MAC nobody has, so the SYN is
 // transmitted on tcpc0, dropped by the peer end, and connect() waits.
-// Nothing leaves the namespace. Anything outside 198.18.0.0/24 has no route
+// 198.18.0.3 never answers ARP: ARP gives up after one try in 0.1 s, so a
+// connect to it fails with EHOSTUNREACH and its SYN never leaves. Nothing
+// leaves the namespace. Anything outside 198.18.0.0/24 has no route
 // (connect fails with ENETUNREACH before any packet).
 import { execFileSync } from 'node:child_process';
 
 export const SILENT_HOST = '198.18.0.2';
 export const UNROUTED_HOST = '203.0.113.1';
+export const NO_ARP_HOST = '198.18.0.3';
 
 export function createNetns(): { name: string; remove: () => void } {
   const name = `tcpc-test-${process.pid}`;
@@ -23,6 +26,18 @@ export function createNetns(): { name: string; remove: () => void } {
     inNs('link', 'set', 'tcpc0', 'up');
     inNs('link', 'set', 'tcpc1', 'up');
     inNs('neigh', 'replace', SILENT_HOST, 'lladdr', '02:00:00:00:00:02', 'dev', 'tcpc0', 'nud', 'permanent');
+    const neigh = 'net.ipv4.neigh.tcpc0';
+    ip(
+      'netns',
+      'exec',
+      name,
+      'sysctl',
+      '-qw',
+      `${neigh}.mcast_solicit=1`,
+      `${neigh}.ucast_solicit=1`,
+      `${neigh}.app_solicit=0`,
+      `${neigh}.retrans_time_ms=100`,
+    );
   } catch (err) {
     ip('netns', 'delete', name);
     throw err;

@@ -24,7 +24,7 @@ import {
   stopAll,
   ToolRun,
 } from './harness.js';
-import { createNetns, SILENT_HOST, UNROUTED_HOST } from './netns.js';
+import { createNetns, NO_ARP_HOST, SILENT_HOST, UNROUTED_HOST } from './netns.js';
 
 describeE2E('tcpconnect end to end', () => {
   let ports: Awaited<ReturnType<typeof listeners>>;
@@ -310,6 +310,17 @@ describeE2E('tcpconnect end to end', () => {
         bash.kill('SIGKILL');
         await tool.stop();
       }
+    });
+
+    it('with -L prints a connect whose SYN never leaves (no answer to ARP), with its local port', async () => {
+      const tool = await ToolRun.start(['-L', ...ATTACH]);
+      const failed = await connectFrom('tcpc-noarp', NO_ARP_HOST, 80, { netns: ns.name });
+      expect(failed.error).toBe('EHOSTUNREACH');
+      const row = await tool.waitForRow((r) => r.includes(' tcpc-noarp '));
+      await tool.stop();
+      const m = row.match(/^(\d+) +tcpc-noarp +4 {2}198\.18\.0\.1 +(\d+) +198\.18\.0\.3 +80 {5}$/);
+      expect(m, row).not.toBeNull();
+      expect([Number(m![1]), Number(m![2]) > 0]).toEqual([failed.pid, true]);
     });
 
     it('does not show a connect that fails inside the call (no route)', async () => {
