@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { buildStorm, Storm } from './storm.mjs';
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, '.output');
 const STORM = path.join(OUT, 'storm');
@@ -23,7 +25,7 @@ const node = process.execPath;
 const bin = (tool) => path.join(ROOT, 'dist', 'bin', `${tool}.js`);
 
 fs.mkdirSync(OUT, { recursive: true });
-execFileSync('gcc', ['-O2', '-Wall', '-o', STORM, path.join(ROOT, 'bench', 'storm.c')]);
+buildStorm(STORM);
 // The floor: bench/floor.bpf.c's empty program, held by bench/floor.c.
 const FLOOR = path.join(OUT, 'floor');
 const FLOOR_OBJ = path.join(OUT, 'floor.bpf.o');
@@ -104,46 +106,6 @@ async function stop(proc, exited) {
   const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
   await exited;
   clearTimeout(timer);
-}
-
-/**
- * The storm (bench/storm.c): started once, paused between runs, so that a
- * tracer starts and stops while it is paused and each window is measured
- * SETTLE seconds into a storm already at full speed.
- */
-class Storm {
-  constructor() {
-    this.proc = spawn(STORM, [String(PROCS)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.lines = [];
-    this.waiting = [];
-    let buf = '';
-    this.proc.stdout.setEncoding('utf8').on('data', (d) => {
-      buf += d;
-      for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) this.lines.push(buf.slice(0, i));
-      this.waiting.splice(0).forEach((w) => w());
-    });
-    this.ended = new Promise((r) => this.proc.on('close', r)).then(() => this.waiting.splice(0).forEach((w) => w()));
-  }
-
-  async line() {
-    while (!this.lines.length) {
-      if (this.proc.exitCode !== null) throw new Error('the storm ended');
-      await new Promise((r) => this.waiting.push(r));
-    }
-    return this.lines.shift();
-  }
-
-  /** One run: the connects and accepts of all of it, and the rate of its window. */
-  async run() {
-    this.proc.stdin.write(`run ${SETTLE} ${SECONDS}\n`);
-    const [connects, accepts, took, windowConnects, windowSeconds] = (await this.line()).split(' ').map(Number);
-    return { connects, accepts, took, rate: windowConnects / windowSeconds };
-  }
-
-  async end() {
-    this.proc.stdin.end();
-    await this.ended;
-  }
 }
 
 /**
@@ -343,7 +305,7 @@ async function main() {
   // no-tracer runs alternate with tracer runs, each tracer run's ratio is
   // against the mean of the no-tracer runs just before and just after it,
   // and a tracer's ratio is the median of its rounds.
-  const storm = new Storm();
+  const storm = new Storm(STORM, PROCS, SETTLE, SECONDS);
   await storm.line(); // "ready": its processes are up, paused
   const baseline = async () => {
     const base = { ...(await storm.run()), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN };

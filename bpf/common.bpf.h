@@ -18,6 +18,10 @@
 #include "kernel.h"
 #include "records.h"
 
+/* Calls in flight at once (connects, DNS receives, accepts): entries of the
+ * maps that carry them from one hook to the next. */
+#define MAX_IN_FLIGHT 8192
+
 /* Configuration, written by user space between open and load. */
 const volatile __u32 filter_pid = 0; /* TGID; 0: every process */
 const volatile bool filter_uid_on = false;

@@ -16,6 +16,20 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/*
+ * With kprobes, the accept() exits are hooked too: a kretprobe fires only
+ * for calls that entered inet_csk_accept after it was attached, so an
+ * accept() already waiting when tracing starts is reported at its exit.
+ * The kretprobe marks the thread it saw, and that thread's exit then stays
+ * quiet: one row per accept. (Without the kretprobe, nothing is marked.)
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_IN_FLIGHT);
+	__type(key, __u32); /* TID */
+	__type(value, __u8);
+} kretprobe_saw SEC(".maps");
+
 static __always_inline int report(void *ctx, struct sock *sk)
 {
 	bool direct = use_ringbuf;
@@ -44,6 +58,11 @@ static __always_inline int report(void *ctx, struct sock *sk)
 SEC("kretprobe/inet_csk_accept")
 int BPF_KRETPROBE(tcpa_accept_ret, struct sock *newsk)
 {
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 seen = 1;
+
+	if (newsk)
+		bpf_map_update_elem(&kretprobe_saw, &tid, &seen, BPF_ANY);
 	if (!task_wanted())
 		return 0;
 	return report(ctx, newsk);
@@ -73,6 +92,12 @@ static __always_inline struct sock *sock_of_fd(long fd)
 
 static __always_inline int accept_exit(void *ctx, long ret)
 {
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (bpf_map_lookup_elem(&kretprobe_saw, &tid)) {
+		bpf_map_delete_elem(&kretprobe_saw, &tid);
+		return 0; /* reported by the kretprobe */
+	}
 	if (ret < 0 || !task_wanted())
 		return 0;
 	return report(ctx, sock_of_fd(ret));

@@ -23,10 +23,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Connects, or DNS receives, in flight at once: entries of the maps that
- * carry them from one hook to the next. */
-#define MAX_IN_FLIGHT 8192
-
 /* Configuration, written by user space between open and load. */
 const volatile bool defer_to_lport = false; /* tracepoints with -L */
 const volatile bool do_count = false;	    /* -c: count, send no events */

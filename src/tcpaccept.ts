@@ -73,7 +73,12 @@ export function attachPlan(
       ...containers.rodata,
     },
     reuseMaps: containers.reuseMaps,
-    kprobe: { programs: ['tcpa_accept_ret'], hooks: 'kretprobe on inet_csk_accept' },
+    // The accept() exits too, for an accept() already waiting when tracing
+    // starts, which the kretprobe cannot see; it reports every other one.
+    kprobe: {
+      programs: ['tcpa_accept_ret', 'tcpa_accept4', 'tcpa_accept'],
+      hooks: 'kretprobe on inet_csk_accept, and tracepoints syscalls:sys_exit_accept4, syscalls:sys_exit_accept',
+    },
     // In the accepting task: the fd accept() returns leads to the sock.
     tracepoint: {
       programs: ['tcpa_accept4', 'tcpa_accept'],

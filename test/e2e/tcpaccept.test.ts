@@ -102,6 +102,31 @@ describeE2E('tcpaccept end to end', () => {
     expect(done.stderr).toMatch(/^tcpaccept: tracing with (kretprobe on inet_csk_accept|tracepoints syscalls)/);
   });
 
+  it('sees an accept() that was already waiting when tracing started, once', async () => {
+    // Python's accept() blocks in the call; Node's acceptor never waits in one.
+    const script = [
+      'import socket',
+      's = socket.socket()',
+      "s.bind(('127.0.0.1', 0))",
+      's.listen(1)',
+      'print(s.getsockname()[1], flush=True)',
+      'c, a = s.accept()',
+      'c.close()',
+    ].join('\n');
+    const py = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(py);
+    const port = Number(await new Promise<string>((r) => py.stdout!.once('data', (d) => r(String(d)))));
+    await new Promise((r) => setTimeout(r, 300)); // inside accept() now
+    const tool = await start([]);
+    const client = await connect('127.0.0.1', port);
+    const want = row(py.pid!, 'python3', 4, '127.0.0.1', client, '127.0.0.1', port);
+    await tool.waitUntil(() => tool.rows().includes(want));
+    await new Promise((r) => setTimeout(r, 200)); // a second row would show by now
+    const done = await tool.stop();
+    expect(tool.rows().filter((r) => r.startsWith(`${py.pid} `))).toEqual([want]);
+    expect(done.code).toBe(0);
+  });
+
   it('with -T -t prints the wall clock and seconds since the first row', async () => {
     const tool = await start(['-T', '-t']);
     expect(tool.stdout).toBe(`TIME     TIME(s)  ${HEADER}\n`);
