@@ -103,7 +103,8 @@ static __always_inline void *events_ring(void)
 	return bpf_map_lookup_elem(&events_per_cpu, &cpu);
 }
 
-/* Records the ring buffer had no room for (a perf buffer counts its own). */
+/* Records the programs could not send (a full ring buffer) or keep (a full
+ * map of calls in flight); a perf buffer counts its own overflows besides. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -170,7 +170,8 @@ static __always_inline int connect_entry(struct sock *sk)
 
 	if (!task_wanted())
 		return 0;
-	bpf_map_update_elem(&sockets, &tid, &sk, BPF_ANY);
+	if (bpf_map_update_elem(&sockets, &tid, &sk, BPF_ANY))
+		count_lost(); /* its return would find nothing: said, not silent */
 	return 0;
 }
 
@@ -405,7 +406,8 @@ static __always_inline int dns_recv_entry(struct sock *sk, struct msghdr *msg)
 	} else {
 		return 0;
 	}
-	bpf_map_update_elem(&dns_recvs, &tid, &r, BPF_ANY);
+	if (bpf_map_update_elem(&dns_recvs, &tid, &r, BPF_ANY))
+		count_lost();
 	return 0;
 }
 

@@ -19,7 +19,7 @@ namespace {
 // The maps of bpf/common.bpf.h that carry records up.
 constexpr const char* kRingMap = "events";            // one ring (or the perf event array)
 constexpr const char* kPerCpuMap = "events_per_cpu";  // an array of ring buffers, one per CPU
-constexpr const char* kLostMap = "events_lost";       // records the rings had no room for
+constexpr const char* kLostMap = "events_lost";       // records the programs could not send or keep
 
 // Perf buffer pages per CPU (bcc: 8), where there is no ring buffer; more absorbs bursts.
 constexpr size_t kPerfPages = 64;
@@ -258,6 +258,9 @@ void Reader::Start() {
   ClearLibbpfLog();
   errno = 0;
   int fd = -1;
+  // What the programs count as lost themselves (a full ring, a full map),
+  // on every transport; a perf buffer counts its own overflows too.
+  lost_map_fd_ = bpf_map__fd(FindMap(env, obj_, kLostMap));
   if (transport_ == Transport::kPerfBuffer) {
     bpf_map* map = FindMap(env, obj_, kRingMap);
     pb_ = perf_buffer__new(bpf_map__fd(map), kPerfPages, OnSample, OnLost, this, nullptr);
@@ -266,7 +269,6 @@ void Reader::Start() {
     capacity_ = kPerfPages * sysconf(_SC_PAGESIZE);  // each CPU's: the first to fill loses
     collator_ = std::make_unique<Collator>(libbpf_num_possible_cpus() > 1);
   } else {
-    lost_map_fd_ = bpf_map__fd(FindMap(env, obj_, kLostMap));
     if (transport_ == Transport::kPerCpuRings) {
       OpenPerCpuRings();
     } else {

@@ -11,6 +11,8 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { askUnconnected, type Responder, startResponder } from './dns-responder.js';
 import { ATTACH, armedConnector, describeE2E, stopAll, ToolRun } from './harness.js';
 
+const EVIL = 'x\x1b[31m\n6666 sshd.tcpc.test'; // lower case: the responder's zone is
+
 // Loopback addresses that answers point to (all of 127/8 is local).
 const ZONE = {
   'api.tcpc.test': [{ type: 'A', name: 'api.tcpc.test', data: '127.0.0.2' }],
@@ -22,6 +24,8 @@ const ZONE = {
   'udp.tcpc.test': [{ type: 'A', name: 'udp.tcpc.test', data: '127.0.0.6' }],
   'six.tcpc.test': [{ type: 'AAAA', name: 'six.tcpc.test', data: '::1' }],
   'sixudp.tcpc.test': [{ type: 'A', name: 'sixudp.tcpc.test', data: '127.0.0.7' }],
+  // A hostile name: ESC sequences and a newline that would start a fake row.
+  [EVIL]: [{ type: 'A', name: EVIL, data: '127.0.0.8' }],
 } as const;
 
 // Under emulation (the VM stage sets TCPCONNECT_TEST_SLOW) even an immediate
@@ -103,6 +107,15 @@ describeE2E('tcpconnect -d end to end', () => {
     expect(ms, slow).toBeLessThan(5000);
     expect(await rowFor(tool, 'tcpc-dns-none', '127.0.0.5')).toMatch(/ 127\.0\.0\.5 +\d+ +No DNS Query$/);
     expect(await rowFor(tool, 'tcpc-dns-lo', '127.0.0.1')).toMatch(/ 127\.0\.0\.1 +\d+ +localhost$/);
+  });
+
+  it('escapes control bytes in a DNS name, so that an answer cannot forge a row', async () => {
+    const tool = await ToolRun.start(['-d', ...ATTACH]);
+    const ask = async () => expect((await askUnconnected(dns.v4, EVIL, 'A')).answers?.length).toBe(1);
+    const row = await rowFor(tool, 'tcpc-dns-evil', '127.0.0.8', ask);
+    expect(row).toMatch(named('127.0.0.8', 'x\\x1b[31m\\x0a6666 sshd.tcpc.test'.replace(/[[\\]/g, '\\$&')));
+    await tool.stop();
+    expect(tool.stdout).not.toMatch(/\x1b|\n6666/);
   });
 
   it('refuses -d with -c, as bcc, but as a usage error', async () => {
