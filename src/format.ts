@@ -11,6 +11,8 @@ import { parseFormat, sprintf } from './printf.js';
 export const BANNER = 'Tracing connect ... Hit Ctrl-C to end';
 
 const FORMATS = {
+  // -T (tcpaccept's, and tcpconnect's): HH:MM:SS when the row is printed.
+  time: { header: '%-9s', row: '%-9s' },
   timestamp: { header: '%-9s', row: '%-9.3f' },
   uid: { header: '%-6s', row: '%-6d' },
   plain: {
@@ -25,7 +27,6 @@ const FORMATS = {
   accept: {
     header: '%-7s %-12s %-2s %-16s %-5s %-16s %-5s',
     row: '%-7d %-12.12s %-2d %-16s %-5d %-16s %-5d',
-    time: { header: '%-9s', row: '%-9s' },
   },
   // -c: bcc prints "\n" + header, then each key as "%-25s %-25s %-20s" and
   // the count as "%s %-10d" of that.
@@ -37,6 +38,7 @@ const FORMATS = {
 } as const;
 
 export interface Columns {
+  time?: boolean; // -T
   timestamp: boolean; // -t
   printUid: boolean; // -U
   lport: boolean; // -L
@@ -45,6 +47,7 @@ export interface Columns {
 
 export function header(cols: Columns): string {
   let line = '';
+  if (cols.time) line += sprintf(FORMATS.time.header, 'TIME');
   if (cols.timestamp) line += sprintf(FORMATS.timestamp.header, 'TIME(s)');
   if (cols.printUid) line += sprintf(FORMATS.uid.header, 'UID');
   line += cols.lport
@@ -59,6 +62,7 @@ export type RowPart = readonly [format: string, fields: readonly RowField[]];
 /** tcpconnect's row: -t, -U, then the columns; the last field is -d's QUERY ('' without -d). */
 export function rowParts(cols: Columns): RowPart[] {
   const parts: RowPart[] = [];
+  if (cols.time) parts.push([FORMATS.time.row, ['clock']]);
   if (cols.timestamp) parts.push([FORMATS.timestamp.row, ['seconds']]);
   if (cols.printUid) parts.push([FORMATS.uid.row, ['uid']]);
   parts.push(
@@ -99,18 +103,18 @@ export interface AcceptColumns {
 }
 
 export function acceptHeader(cols: AcceptColumns): string {
-  const { accept, timestamp } = FORMATS;
+  const { accept, time, timestamp } = FORMATS;
   let line = '';
-  if (cols.time) line += sprintf(accept.time.header, 'TIME');
+  if (cols.time) line += sprintf(time.header, 'TIME');
   if (cols.timestamp) line += sprintf(timestamp.header, 'TIME(s)');
   return line + sprintf(accept.header, 'PID', 'COMM', 'IP', 'RADDR', 'RPORT', 'LADDR', 'LPORT');
 }
 
 /** tcpaccept's row: the record is tcpconnect's, saddr/lport local and daddr/dport remote. -T is the wall clock at print time, as bcc's. */
 export function acceptRowParts(cols: AcceptColumns): RowPart[] {
-  const { accept, timestamp } = FORMATS;
+  const { accept, time, timestamp } = FORMATS;
   const parts: RowPart[] = [];
-  if (cols.time) parts.push([accept.time.row, ['clock']]);
+  if (cols.time) parts.push([time.row, ['clock']]);
   if (cols.timestamp) parts.push([timestamp.row, ['seconds']]);
   parts.push([accept.row, ['pid', 'task', 'ip', 'daddr', 'dport', 'saddr', 'lport']]);
   return parts;

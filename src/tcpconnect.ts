@@ -23,6 +23,7 @@ const DESCRIPTION = 'Trace TCP connects';
 const EPILOG = `examples:
     ./tcpconnect           # trace all TCP connect()s
     ./tcpconnect -t        # include timestamps
+    ./tcpconnect -T        # include the time of day (HH:MM:SS)
     ./tcpconnect -d        # include DNS queries associated with connects
     ./tcpconnect -p 181    # only trace PID 181
     ./tcpconnect -P 80     # only trace port 80
@@ -49,10 +50,13 @@ export const OPTIONS: OptionDoc[] = [
   COMMON_OPTIONS.cgroupmap,
   COMMON_OPTIONS.mntnsmap,
   { short: '-d', long: '--dns', help: 'include likely DNS query associated with each connect' },
+  // Ours, after bcc's: bcc's usage line stays as it is.
+  { short: '-T', long: '--time', help: 'include time column on output (HH:MM:SS)' },
   COMMON_OPTIONS.attach,
 ];
 
 export interface TcpconnectOptions extends CommonOptions {
+  time: boolean;
   timestamp: boolean;
   lport: boolean;
   printUid: boolean;
@@ -75,6 +79,7 @@ export function parseArgs(argv: string[]): Parsed<TcpconnectOptions> {
     kind: 'run',
     options: {
       ...commonOptions(o),
+      time: Boolean(o.time),
       timestamp: Boolean(o.timestamp),
       lport: Boolean(o.lport),
       printUid: Boolean(o.printUid),

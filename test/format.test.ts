@@ -37,6 +37,10 @@ describe('header', () => {
     );
   });
 
+  it('with -T puts TIME first, before TIME(s) and UID, as tcpaccept -T', () => {
+    expect(header({ ...all, time: true })).toBe(`TIME     ${BCC.headerTUL}`);
+  });
+
   it('with -U only puts UID first', () => {
     expect(header({ ...plain, printUid: true })).toBe(`UID   ${BCC.header}`);
   });

@@ -55,6 +55,7 @@ describe('parseArgs', () => {
     expect(parseArgs([])).toEqual({
       kind: 'run',
       options: {
+        time: false,
         timestamp: false,
         pid: undefined,
         ports: undefined,
@@ -72,11 +73,12 @@ describe('parseArgs', () => {
   });
 
   it('reads every flag of bcc, short and long', () => {
-    const short = parseArgs(['-t', '-p', '181', '-P', '80,81', '-6', '-L', '-U', '-u', '1000', '-c']);
+    const short = parseArgs(['-t', '-T', '-p', '181', '-P', '80,81', '-6', '-L', '-U', '-u', '1000', '-c']);
     const dns = parseArgs(['--dns']);
     expect(dns.kind === 'run' && dns.options.dns).toBe(true);
     const long = parseArgs([
       '--timestamp',
+      '--time',
       '--pid',
       '181',
       '--port',
@@ -91,6 +93,7 @@ describe('parseArgs', () => {
     const want = {
       kind: 'run',
       options: {
+        time: true,
         timestamp: true,
         pid: 181,
         ports: [80, 81],

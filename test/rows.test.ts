@@ -56,6 +56,13 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
     ]);
   });
 
+  it('with -T -t -U start with the wall clock when printed, then TIME(s) and UID', () => {
+    const w = writer(rowParts({ ...all, time: true }));
+    expect(row(w, { tsUs: 5_000_000, pid: 690, task: 'bash', lport: 48988, dport: 8080 })).toBe(
+      '03:04:05 0.000    0     690     bash         4  127.0.0.1        48988  127.0.0.1        8080   ',
+    );
+  });
+
   it('with -d end in the query text after DPORT', () => {
     expect(row(writer(rowParts({ ...plain, dns: true })), bash, 'localhost')).toBe(
       '474     bash         4  127.0.0.1        127.0.0.1        8080   localhost',

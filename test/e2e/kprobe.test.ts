@@ -23,6 +23,7 @@ function spec(native: NativeBinding, rodata: Record<string, Buffer>, programs: s
 }
 
 const options = {
+  time: false,
   timestamp: false,
   family: 0,
   lport: true,

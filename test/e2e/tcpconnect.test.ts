@@ -154,6 +154,23 @@ describeE2E('tcpconnect end to end', () => {
     expect(first.startsWith('0.000    ')).toBe(true);
   });
 
+  it('with -T prints the time of day first, as tcpaccept -T', async () => {
+    const tool = await ToolRun.start(['-T', '-t', ...ATTACH]);
+    expect(tool.stdout.split('\n')[1]).toBe(
+      'TIME     TIME(s)  PID     COMM         IP SADDR            DADDR            DPORT ',
+    );
+    const before = new Date();
+    const a = await connectFrom('tcpc-clock', '127.0.0.1', ports.v4);
+    const row = await tool.waitForRow((r) => r.includes(` ${a.pid} `));
+    const took = (Date.now() - before.getTime()) / 1000;
+    await tool.stop();
+    expect(row).toMatch(/^\d\d:\d\d:\d\d 0\.000 {4}\d+ +tcpc-clock /);
+    // Local seconds of the day, from the row and from just before the connect (across midnight too).
+    const [h, m, sec] = row.slice(0, 8).split(':').map(Number);
+    const local = before.getHours() * 3600 + before.getMinutes() * 60 + before.getSeconds();
+    expect((h * 3600 + m * 60 + sec - local + 86400) % 86400, row).toBeLessThanOrEqual(Math.ceil(took) + 1);
+  });
+
   it('with -p traces that PID only', async () => {
     const wanted = await armedConnector('tcpc-pid-yes', '127.0.0.1', ports.v4);
     const other = await armedConnector('tcpc-pid-no', '127.0.0.1', ports.v4);
