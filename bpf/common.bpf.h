@@ -256,6 +256,8 @@ static __always_inline void read_flow(struct event *ev, struct sock *sk, __u8 ip
  */
 static __always_inline void read_task(struct event *ev, bool btf)
 {
+	__u64 pid_tgid;
+
 	ev->kind = RECORD_CONNECT;
 	if (want_ts)
 		ev->ts_ns = bpf_ktime_get_ns();
@@ -265,10 +267,13 @@ static __always_inline void read_task(struct event *ev, bool btf)
 		struct task_struct *task = bpf_get_current_task_btf();
 
 		ev->pid = task->tgid;
+		ev->tid = task->pid;
 		__builtin_memcpy(ev->task, task->comm, sizeof(ev->task));
 		return;
 	}
-	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	pid_tgid = bpf_get_current_pid_tgid();
+	ev->pid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
 	bpf_get_current_comm(ev->task, sizeof(ev->task));
 }
 

@@ -120,6 +120,7 @@ struct nsproxy {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+	int pid;
 	int tgid;
 	char comm[16]; /* TASK_COMM_LEN */
 	struct nsproxy *nsproxy;

@@ -38,7 +38,8 @@ struct event {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u8 ip; /* 4 or 6, as bcc's IP column */
-	__u8 __pad[7];
+	__u8 __pad[3];
+	__u32 tid; /* the thread that connected (or accepted) */
 	char task[TASK_COMM_LEN];
 };
 

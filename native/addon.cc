@@ -38,9 +38,10 @@ Napi::Object Records(Napi::Env env) {
   using K4 = struct ipv4_flow_key;
   using K6 = struct ipv6_flow_key;
   Napi::Object r = Napi::Object::New(env);
-  r.Set("event", Layout(env, sizeof(E),
-                        {FIELD(E, ts_ns), FIELD(E, kind), FIELD(E, pid), FIELD(E, uid), FIELD(E, lport),
-                         FIELD(E, dport), FIELD(E, saddr), FIELD(E, daddr), FIELD(E, ip), FIELD(E, task)}));
+  r.Set("event",
+        Layout(env, sizeof(E),
+               {FIELD(E, ts_ns), FIELD(E, kind), FIELD(E, pid), FIELD(E, uid), FIELD(E, lport), FIELD(E, dport),
+                FIELD(E, saddr), FIELD(E, daddr), FIELD(E, ip), FIELD(E, tid), FIELD(E, task)}));
   r.Set("dnsEvent", Layout(env, sizeof(D), {FIELD(D, ts_ns), FIELD(D, kind), FIELD(D, len), FIELD(D, payload)}));
   r.Set("ipv4FlowKey", Layout(env, sizeof(K4), {FIELD(K4, saddr), FIELD(K4, daddr), FIELD(K4, dport)}));
   r.Set("ipv6FlowKey", Layout(env, sizeof(K6), {FIELD(K6, saddr), FIELD(K6, daddr), FIELD(K6, dport)}));

@@ -9,10 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <string>
 
 #include "errors.h"
+#include "stamps.h"
 
 namespace {
 
@@ -46,25 +45,6 @@ constexpr size_t kMinRingBytes = 256 << 10;
 // while between the two rarely stops this long. 1 ms was not enough in a
 // QEMU guest on a busy 2-core host.
 constexpr uint64_t kSettleNs = 10000000;
-
-// What this process's CLOCK_MONOTONIC is ahead of the host's: in a time
-// namespace (a container's, say) it is offset, and bpf_ktime_get_ns()
-// stamps records with the host's.
-int64_t TimeNamespaceOffsetNs() {
-  std::ifstream offsets("/proc/self/timens_offsets");
-  std::string clock;
-  int64_t seconds, nanos;
-  while (offsets >> clock >> seconds >> nanos)
-    if (clock == "monotonic") return seconds * 1000000000 + nanos;
-  return 0;
-}
-
-uint64_t MonotonicNs() {  // bpf_ktime_get_ns()'s clock: the host's CLOCK_MONOTONIC
-  static const int64_t offset = TimeNamespaceOffsetNs();
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec - offset;
-}
 
 // libbpf 1.x returns NULL and sets errno; keep errno meaningful.
 int LastError(int fallback = EINVAL) { return errno ? errno : fallback; }
@@ -408,7 +388,7 @@ bool Reader::Consume(bool last) {
   // Before the read: a record stamped after this may still be on its way
   // into a ring read earlier. The last read, once the programs are
   // detached, holds nothing back: every record is in.
-  uint64_t cutoff = last ? UINT64_MAX : MonotonicNs() - kSettleNs;
+  uint64_t cutoff = last ? UINT64_MAX : HostMonotonicNs() - kSettleNs;
   if (rb_)
     ring_buffer__consume(rb_);
   else
@@ -475,7 +455,7 @@ void Reader::OnTimer(uv_timer_t* handle) {
 // Milliseconds until the oldest record held back may go out (at least 1).
 uint64_t Reader::MsUntilHeldDue() const {
   uint64_t oldest = collator_->OldestHeld();
-  uint64_t now = MonotonicNs();
+  uint64_t now = HostMonotonicNs();
   if (oldest == UINT64_MAX || oldest + kSettleNs <= now) return 1;
   return (oldest + kSettleNs - now) / 1000000 + 1;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "batch.h"
+#include "stamps.h"
 
 namespace {
 
@@ -23,10 +24,21 @@ struct FieldName {
 
 // In the order of RowWriter::Field, after kText.
 constexpr FieldName kFields[] = {
-    {"pid", 'd', 20},   {"uid", 'd', 20},   {"task", 's', 4 * TASK_COMM_LEN},
-    {"ip", 'd', 20},    {"saddr", 's', 46}, {"daddr", 's', 46},
-    {"lport", 'd', 20}, {"dport", 'd', 20}, {"seconds", 'f', 64},
-    {"clock", 's', 15}, {"suffix", 's', 0},
+    {"pid", 'd', 20},
+    {"uid", 'd', 20},
+    {"task", 's', 4 * TASK_COMM_LEN},
+    {"ip", 'd', 20},
+    {"saddr", 's', 46},
+    {"daddr", 's', 46},
+    {"lport", 'd', 20},
+    {"dport", 'd', 20},
+    {"seconds", 'f', 64},
+    {"clock", 's', 15},
+    {"suffix", 's', 0},
+    // JSON: the thread, RFC 3339 UTC from the record's stamp, COMM as a JSON string.
+    {"tid", 'd', 20},
+    {"isotime", 's', 27},
+    {"taskjson", 's', 6 * TASK_COMM_LEN + 2},
 };
 
 // n bytes from s to at, returning at + n. A row is a dozen copies of 1 to
@@ -100,6 +112,48 @@ size_t EscapeText(const char* text, size_t n, char* out) {
   return q - out;
 }
 
+// A task name as a JSON string, quotes included: valid JSON whatever its
+// bytes. Quote and backslash escaped, control characters (C0, DEL, C1) as
+// \u00XX, valid UTF-8 as it is, any other byte as U+FFFD. out holds 6
+// bytes per byte of s, and 2. Returns the length.
+size_t JsonString(const char* text, size_t n, char* out) {
+  auto* s = reinterpret_cast<const uint8_t*>(text);
+  static const char kHex[] = "0123456789abcdef";
+  char* q = out;
+  *q++ = '"';
+  for (size_t i = 0; i < n;) {
+    uint8_t b = s[i];
+    if (b >= 0x20 && b < 0x7f) {
+      if (b == '"' || b == '\\') *q++ = '\\';
+      *q++ = static_cast<char>(b);
+      i++;
+      continue;
+    }
+    size_t len = b >= 0x80 ? Utf8Char(s + i, n - i) : 0;
+    if (len) {
+      memcpy(q, s + i, len);
+      q += len;
+      i += len;
+      continue;
+    }
+    bool c1 = b == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] < 0xa0;
+    if (b < 0x80 || c1) {
+      uint8_t c = c1 ? s[i + 1] : b;
+      memcpy(q, "\\u00", 4);
+      q[4] = kHex[c >> 4];
+      q[5] = kHex[c & 15];
+      q += 6;
+      i += c1 ? 2 : 1;
+      continue;
+    }
+    memcpy(q, "\xef\xbf\xbd", 3);  // U+FFFD
+    q += 3;
+    i++;
+  }
+  *q++ = '"';
+  return q - out;
+}
+
 // bcc's ts_us: whole microseconds of bpf_ktime_get_ns().
 uint64_t Micros(const event& e) { return e.ts_ns / 1000; }
 
@@ -166,8 +220,10 @@ RowWriter::RowWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RowWrite
                        std::string()});
     longest_ += std::max<size_t>(kFields[f].longest, std::max(0, pieces_.back().width));
   }
-  repeatable_ = std::none_of(pieces_.begin(), pieces_.end(),
-                             [](const Piece& p) { return p.field == Field::kSeconds || p.field == Field::kClock; });
+  repeatable_ = std::none_of(pieces_.begin(), pieces_.end(), [](const Piece& p) {
+    return p.field == Field::kSeconds || p.field == Field::kClock || p.field == Field::kIsoTime;
+  });
+  wall_offset_ns_ = WallOffsetNs();
   look_up_ = repeatable_;
 }
 
@@ -282,6 +338,33 @@ void RowWriter::WriteFields(const event& e, const std::string& suffix, const cha
       case Field::kSuffix:
         Str(p, suffix.data(), suffix.size());
         break;
+      case Field::kTid:
+        Int(p, e.tid);
+        break;
+      case Field::kIsoTime: {
+        int64_t ns = static_cast<int64_t>(e.ts_ns) + wall_offset_ns_;
+        int64_t second = ns / 1000000000;
+        if (second != iso_second_) {
+          time_t t = static_cast<time_t>(second);
+          struct tm tm;
+          gmtime_r(&t, &tm);
+          snprintf(iso_prefix_, sizeof iso_prefix_, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+          iso_second_ = second;
+        }
+        char text[32];
+        memcpy(text, iso_prefix_, 20);
+        uint32_t us = static_cast<uint32_t>(ns % 1000000000 / 1000);
+        for (int i = 25; i >= 20; i--, us /= 10) text[i] = static_cast<char>('0' + us % 10);
+        text[26] = 'Z';
+        Str(p, text, 27);
+        break;
+      }
+      case Field::kTaskJson: {
+        char task[6 * TASK_COMM_LEN + 2];
+        Str(p, task, JsonString(e.task, strnlen(e.task, sizeof e.task), task));
+        break;
+      }
     }
   }
 }

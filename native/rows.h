@@ -25,7 +25,23 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   explicit RowWriter(const Napi::CallbackInfo& info);
 
  private:
-  enum class Field { kText, kPid, kUid, kTask, kIp, kSaddr, kDaddr, kLport, kDport, kSeconds, kClock, kSuffix };
+  enum class Field {
+    kText,
+    kPid,
+    kUid,
+    kTask,
+    kIp,
+    kSaddr,
+    kDaddr,
+    kLport,
+    kDport,
+    kSeconds,
+    kClock,
+    kSuffix,
+    kTid,
+    kIsoTime,
+    kTaskJson,
+  };
   struct Piece {
     Field field;
     char conv;      // 's', 'd' or 'f'
@@ -76,6 +92,12 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   uint32_t batches_ = 0;
   size_t found_ = 0, written_ = 0;  // in the current batch
   uint64_t start_us_ = 0;
+  // isotime: the wall clock's lead on the clock records are stamped with,
+  // taken once, so times follow the records' order; and the last second
+  // formatted, which most rows of a batch share.
+  int64_t wall_offset_ns_ = 0;
+  int64_t iso_second_ = -1;
+  char iso_prefix_[24] = {};
 };
 
 // addressText(bytes) -> the text of a 4-byte (IPv4) or 16-byte (IPv6)

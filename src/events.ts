@@ -68,20 +68,23 @@ export function chooseTransport(
  * the addon's RowWriter and written out in one piece. `suffixes`, if
  * given, reads the batch first and gives each connect record its suffix
  * (tcpconnect -d). Losses and malformed records are said on stderr (bcc's
- * "Possibly lost N samples").
+ * "Possibly lost N samples"); with `lostLine`, losses on stdout too (-j).
  */
 export function streamRows(
   prog: string,
   tracer: NativeTracer,
   io: Io,
   rows: NativeRowWriter,
-  suffixes?: (batch: Buffer) => string[],
+  out: { suffixes?: (batch: Buffer) => string[]; lostLine?: (count: number) => string } = {},
 ): void {
   const onEvents = (batch: Buffer | null, lost: number, malformed: number): void => {
-    if (lost) io.err(`Possibly lost ${lost} samples`);
+    if (lost) {
+      io.err(`Possibly lost ${lost} samples`);
+      if (out.lostLine) io.out(out.lostLine(lost));
+    }
     if (malformed) io.err(`${prog}: skipped ${malformed} malformed records`);
     if (!batch) return;
-    const text = rows.format(batch, Date.now(), suffixes?.(batch));
+    const text = rows.format(batch, Date.now(), out.suffixes?.(batch));
     if (text.length) io.out(text);
   };
   try {

@@ -28,6 +28,17 @@ const FORMATS = {
     header: '%-7s %-12s %-2s %-16s %-5s %-16s %-5s',
     row: '%-7d %-12.12s %-2d %-16s %-5d %-16s %-5d',
   },
+  // -j: one JSON object per line, every key always there. The same
+  // RowWriter prints them: isotime is RFC 3339 UTC from the record's stamp,
+  // taskjson the whole COMM as a JSON string. -d adds its keys as the suffix.
+  json: {
+    connect:
+      '{"event":"connect","time":"%s","pid":%d,"tid":%d,"comm":%s,"uid":%d,"ip":%d,' +
+      '"saddr":"%s","lport":%d,"daddr":"%s","dport":%d%s}',
+    accept:
+      '{"event":"accept","time":"%s","pid":%d,"tid":%d,"comm":%s,"ip":%d,' +
+      '"raddr":"%s","rport":%d,"laddr":"%s","lport":%d}',
+  },
   // -c: bcc prints "\n" + header, then each key as "%-25s %-25s %-20s" and
   // the count as "%s %-10d" of that.
   count: {
@@ -72,6 +83,27 @@ export function rowParts(cols: Columns): RowPart[] {
   );
   return parts;
 }
+
+/** -j's object for a connect (tcpconnect) or an accept (tcpaccept: the local end is saddr/lport). */
+export function jsonRowParts(event: 'connect' | 'accept'): RowPart[] {
+  const { json } = FORMATS;
+  return event === 'connect'
+    ? [[json.connect, ['isotime', 'pid', 'tid', 'taskjson', 'uid', 'ip', 'saddr', 'lport', 'daddr', 'dport', 'suffix']]]
+    : [[json.accept, ['isotime', 'pid', 'tid', 'taskjson', 'ip', 'daddr', 'dport', 'saddr', 'lport']]];
+}
+
+/** -c -j: one object per line of the table, in its order. */
+export function countJson(ipv4: FlowCount[], ipv6: FlowCount[]): string {
+  return [...ipv4, ...ipv6]
+    .map(
+      (f) =>
+        `${JSON.stringify({ event: 'count', saddr: f.saddr, daddr: f.daddr, dport: f.dport, connects: Number(f.count) })}\n`,
+    )
+    .join('');
+}
+
+/** A loss, as -j says it on stdout (and stderr says it as bcc does). */
+export const lostJson = (count: number): string => `${JSON.stringify({ event: 'lost', count })}\n`;
 
 /**
  * The pieces the addon's RowWriter follows to print a row: each format's

@@ -51,7 +51,10 @@ export type RowField =
   | 'dport'
   | 'seconds' // since the first row written (-t)
   | 'clock' // HH:MM:SS of the wall clock when printed (tcpaccept -T)
-  | 'suffix'; // text the caller gives (-d's QUERY)
+  | 'suffix' // text the caller gives (-d's QUERY)
+  | 'tid'
+  | 'isotime' // RFC 3339 UTC of the record's stamp (-j)
+  | 'taskjson'; // the whole COMM as a JSON string (-j)
 
 /** A row, piece by piece: literal text, or a field with its printf conversion. */
 export type RowPiece =
@@ -75,7 +78,7 @@ interface RecordLayout<F extends string> {
 
 /** bpf/records.h, as the compiler laid it out. */
 export interface NativeRecords {
-  event: RecordLayout<'ts_ns' | 'kind' | 'pid' | 'uid' | 'lport' | 'dport' | 'saddr' | 'daddr' | 'ip' | 'task'>;
+  event: RecordLayout<'ts_ns' | 'kind' | 'pid' | 'uid' | 'lport' | 'dport' | 'saddr' | 'daddr' | 'ip' | 'tid' | 'task'>;
   dnsEvent: RecordLayout<'ts_ns' | 'kind' | 'len' | 'payload'>;
   ipv4FlowKey: RecordLayout<'saddr' | 'daddr' | 'dport'>;
   ipv6FlowKey: RecordLayout<'saddr' | 'daddr' | 'dport'>;

@@ -9,7 +9,7 @@ import { COMMON_OPTIONS, type CommonOptions, commonOptions, type Parsed, parseOp
 import { help, type OptionDoc, usage } from './cli/help.js';
 import { type ContainerFilters, containerFilters } from './containers.js';
 import { chooseTransport, streamRows } from './events.js';
-import { acceptHeader, acceptRowParts, rowPieces } from './format.js';
+import { acceptHeader, acceptRowParts, jsonRowParts, lostJson, rowPieces } from './format.js';
 import type { NativeBinding } from './native.js';
 import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
@@ -24,7 +24,8 @@ const EPILOG = `examples:
     ./tcpaccept --cgroupmap mappath  # only trace cgroups in this BPF map
     ./tcpaccept --mntnsmap mappath   # only trace mount namespaces in the map
     ./tcpaccept -4        # trace IPv4 family
-    ./tcpaccept -6        # trace IPv6 family`;
+    ./tcpaccept -6        # trace IPv6 family
+    ./tcpaccept -j        # one JSON object per accept`;
 
 export const OPTIONS: OptionDoc[] = [
   { short: '-T', long: '--time', help: 'include time column on output (HH:MM:SS)' },
@@ -35,10 +36,12 @@ export const OPTIONS: OptionDoc[] = [
   COMMON_OPTIONS.ipv6,
   COMMON_OPTIONS.cgroupmap,
   COMMON_OPTIONS.mntnsmap,
+  { short: '-j', long: '--json', help: 'print one JSON object per line (every field; no header)' },
   COMMON_OPTIONS.attach,
 ];
 
 export interface TcpacceptOptions extends CommonOptions {
+  json: boolean;
   time: boolean;
   timestamp: boolean;
 }
@@ -53,6 +56,7 @@ export function parseArgs(argv: string[]): Parsed<TcpacceptOptions> {
     kind: 'run',
     options: {
       ...commonOptions(o),
+      json: Boolean(o.json),
       time: Boolean(o.time),
       timestamp: Boolean(o.timestamp),
     },
@@ -91,8 +95,12 @@ export function attachPlan(
 async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const native = preflight(PROG, io);
   const containers = containerFilters(PROG, native, opts);
-  const rows = new native.RowWriter(rowPieces(acceptRowParts(opts)));
-  const transport = chooseTransport(native, { ordered: false, stamped: opts.timestamp }, io.transportCap());
+  const rows = new native.RowWriter(rowPieces(opts.json ? jsonRowParts('accept') : acceptRowParts(opts)));
+  const transport = chooseTransport(
+    native,
+    { ordered: false, stamped: opts.timestamp || opts.json },
+    io.transportCap(),
+  );
   let attached: ReturnType<typeof openAndAttach>;
   try {
     attached = openAndAttach(native, attachPlan(opts, native, containers), transport, io.kprobesAvailable());
@@ -100,8 +108,8 @@ async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
     containers.close(); // the loaded object holds its own fds of the maps
   }
   return traceUntilStopped(io, attached, (tracer) => {
-    streamRows(PROG, tracer, io, rows);
-    return `${acceptHeader(opts)}\n`; // bcc's tcpaccept has no banner
+    streamRows(PROG, tracer, io, rows, { lostLine: opts.json ? lostJson : undefined });
+    return opts.json ? '' : `${acceptHeader(opts)}\n`; // bcc's tcpaccept has no banner
   });
 }
 

@@ -12,7 +12,7 @@ import { type ContainerFilters, containerFilters } from './containers.js';
 import { decodeCounts } from './count.js';
 import { UsageError } from './errors.js';
 import { chooseTransport, streamRows } from './events.js';
-import { BANNER, countTable, header, rowParts, rowPieces } from './format.js';
+import { BANNER, countJson, countTable, header, jsonRowParts, lostJson, rowParts, rowPieces } from './format.js';
 import type { NativeBinding, NativeTracer } from './native.js';
 import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
@@ -24,6 +24,7 @@ const EPILOG = `examples:
     ./tcpconnect           # trace all TCP connect()s
     ./tcpconnect -t        # include timestamps
     ./tcpconnect -T        # include the time of day (HH:MM:SS)
+    ./tcpconnect -j        # one JSON object per connect, for jq and log stores
     ./tcpconnect -d        # include DNS queries associated with connects
     ./tcpconnect -p 181    # only trace PID 181
     ./tcpconnect -P 80     # only trace port 80
@@ -52,10 +53,12 @@ export const OPTIONS: OptionDoc[] = [
   { short: '-d', long: '--dns', help: 'include likely DNS query associated with each connect' },
   // Ours, after bcc's: bcc's usage line stays as it is.
   { short: '-T', long: '--time', help: 'include time column on output (HH:MM:SS)' },
+  { short: '-j', long: '--json', help: 'print one JSON object per line (every field; no header)' },
   COMMON_OPTIONS.attach,
 ];
 
 export interface TcpconnectOptions extends CommonOptions {
+  json: boolean;
   time: boolean;
   timestamp: boolean;
   lport: boolean;
@@ -79,6 +82,7 @@ export function parseArgs(argv: string[]): Parsed<TcpconnectOptions> {
     kind: 'run',
     options: {
       ...commonOptions(o),
+      json: Boolean(o.json),
       time: Boolean(o.time),
       timestamp: Boolean(o.timestamp),
       lport: Boolean(o.lport),
@@ -96,8 +100,9 @@ export function attachPlan(
   native: NativeBinding,
   containers: Pick<ContainerFilters, 'rodata' | 'reuseMaps'> = { rodata: {}, reuseMaps: {} },
 ): AttachPlan {
-  // -c ignores -L (as bcc): counts need no local port, so nothing waits for it.
-  const lport = opts.lport && !opts.count;
+  // -c ignores -L (as bcc): counts need no local port, so nothing waits for
+  // it. -j prints every field, the local port included.
+  const lport = (opts.lport || opts.json) && !opts.count;
   return {
     tool: PROG,
     object: 'tcpconnect',
@@ -107,7 +112,7 @@ export function attachPlan(
       filter_uid: u32(opts.uid ?? 0),
       defer_to_lport: flag(lport),
       do_count: flag(opts.count),
-      want_uid: flag(opts.printUid), // a helper call saved where no column prints it
+      want_uid: flag(opts.printUid || opts.json), // a helper call saved where nothing prints it
       ...containers.rodata,
     },
     reuseMaps: containers.reuseMaps,
@@ -138,11 +143,11 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   // Only -d needs dns-packet and lru-cache: loading them costs start-up time.
   const dns = opts.dns ? await import('./dns/index.js') : undefined;
   const containers = containerFilters(PROG, native, opts);
-  const rows = new native.RowWriter(rowPieces(rowParts(opts)));
-  // -d: an answer must be read before the connect it names; -t, -d print time.
+  const rows = new native.RowWriter(rowPieces(opts.json ? jsonRowParts('connect') : rowParts(opts)));
+  // -d: an answer must be read before the connect it names; -t, -d, -j print time.
   const transport = chooseTransport(
     native,
-    { ordered: opts.dns, stamped: opts.timestamp || opts.dns },
+    { ordered: opts.dns, stamped: opts.timestamp || opts.dns || opts.json },
     io.transportCap(),
   );
   let attached: ReturnType<typeof openAndAttach>;
@@ -153,8 +158,10 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   }
   const cache = dns && new dns.DnsCache();
   const start = (tracer: NativeTracer): string => {
-    streamRows(PROG, tracer, io, rows, cache && dns?.dnsQueries(native.records, cache));
-    // -c prints the banner, then nothing until it is stopped (as bcc).
+    const suffixes = cache && dns?.dnsQueries(native.records, cache, opts.json);
+    streamRows(PROG, tracer, io, rows, { suffixes, lostLine: opts.json ? lostJson : undefined });
+    // -j: lines only. -c prints the banner, then nothing until it is stopped (as bcc).
+    if (opts.json) return '';
     return opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`;
   };
   const printCounts = (tracer: NativeTracer): void => {
@@ -164,7 +171,7 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
         `${PROG}: ${overflow} connects were not counted: the count map was full (${native.records.countMapEntries} flows)`,
       );
     const flows = (ip: 4 | 6) => decodeCounts(native, tracer.readMap(`ipv${ip}_count`), ip);
-    io.out(countTable(flows(4), flows(6)));
+    io.out((opts.json ? countJson : countTable)(flows(4), flows(6)));
   };
   const finish = (tracer: NativeTracer): void => {
     if (opts.count) printCounts(tracer);

@@ -55,6 +55,7 @@ describe('parseArgs', () => {
     expect(parseArgs([])).toEqual({
       kind: 'run',
       options: {
+        json: false,
         time: false,
         timestamp: false,
         pid: undefined,
@@ -93,6 +94,7 @@ describe('parseArgs', () => {
     const want = {
       kind: 'run',
       options: {
+        json: false,
         time: true,
         timestamp: true,
         pid: 181,

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { acceptRowParts, type Columns, type RowPart, rowParts, rowPieces } from '../src/format.js';
+import { acceptRowParts, type Columns, jsonRowParts, type RowPart, rowParts, rowPieces } from '../src/format.js';
 import { ADDON_PATH, loadNative, type NativeRowWriter, type RowField } from '../src/native.js';
 import type { PrintfArg } from '../src/printf.js';
 import { formatIPv4, formatIPv6 } from './oracles/inet.js';
@@ -115,6 +115,51 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
   ])('print COMM: %s', (_what, task, printed) => {
     const text = row(writer(rowParts(plain)), { pid: 1, task });
     expect(text.split(' 4  127.0.0.1')[0]).toBe(`1       ${printed.padEnd(12)}`);
+  });
+
+  describe('as -j objects', () => {
+    it('parse, field for field, the whole COMM whatever its bytes, and the time from the stamp', () => {
+      const w = writer(jsonRowParts('connect'));
+      const tsNs = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
+      for (const [task, comm] of [
+        ['a-very-long-name', 'a-very-long-name'],
+        ['q"\\\x1b\n\x7f', 'q"\\\x1b\n\x7f'],
+        ['caf\xc3\xa9', 'café'],
+        ['bad\xe9\xc2\x9b', 'bad\ufffd\x9b'],
+      ]) {
+        const text = w
+          .format(
+            eventRecord({ tsNs, pid: 7, uid: 1000, task, ip: 6, daddr: '2001:db8::1', lport: 5, dport: 443 }),
+            NOW,
+          )
+          .toString('latin1');
+        expect(text.endsWith('}\n')).toBe(true);
+        expect(text).not.toMatch(/[\x00-\x1f\x7f](?!$)/);
+        const o = JSON.parse(Buffer.from(text, 'latin1').toString('utf8'));
+        expect(o).toEqual({
+          event: 'connect',
+          time: o.time,
+          pid: 7,
+          tid: 0,
+          comm,
+          uid: 1000,
+          ip: 6,
+          saddr: '::1',
+          lport: 5,
+          daddr: '2001:db8::1',
+          dport: 443,
+        });
+        expect(Math.abs(Date.parse(o.time) - Date.now())).toBeLessThan(1000);
+        expect(o.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+      }
+    });
+
+    it('of tcpaccept name the remote end raddr/rport and the local one laddr/lport', () => {
+      const w = writer(jsonRowParts('accept'));
+      const text = w.format(eventRecord({ saddr: '10.0.0.1', lport: 22, daddr: '10.0.0.2', dport: 40000 }), NOW);
+      const o = JSON.parse(text.toString('latin1'));
+      expect([o.event, o.raddr, o.rport, o.laddr, o.lport]).toEqual(['accept', '10.0.0.2', 40000, '10.0.0.1', 22]);
+    });
   });
 
   it('print IPv6 addresses as glibc does, every one of the golden table', () => {

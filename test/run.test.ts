@@ -328,6 +328,20 @@ describe('run', () => {
     expect(await done).toBe(0);
   });
 
+  it('with -j prints no banner or header, and says a loss on stdout too', async () => {
+    const h = harness();
+    const done = run(['-j'], h.io);
+    await Promise.resolve();
+    expect(h.out.join('')).toBe('');
+    h.kernel.emit!([[record({ pid: 10, tsUs: 1, task: 'curl', dport: 80 })]], 2);
+    expect(h.out.join('')).toMatch(/^\{"event":"lost","count":2\}\n\{"event":"connect",.*"pid":10,.*"dport":80\}\n$/);
+    expect(h.err).toContain('Possibly lost 2 samples');
+    const { rodata } = h.kernel.opened[0].spec;
+    expect([rodata.want_ts[0], rodata.want_uid[0], rodata.defer_to_lport[0]]).toEqual([1, 1, 1]); // every field
+    h.stop();
+    expect(await done).toBe(0);
+  });
+
   it('prints banner, header, then rows in time order; lost and malformed records go to stderr', async () => {
     const h = harness();
     const done = run([], h.io);

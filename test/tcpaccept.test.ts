@@ -34,6 +34,7 @@ describe('tcpaccept flags', () => {
     expect(p).toEqual({
       kind: 'run',
       options: {
+        json: false,
         time: true,
         timestamp: true,
         pid: 181,

@@ -60,18 +60,37 @@ export class DnsCache {
   }
 
   /**
-   * The QUERY column for a connect to `daddr` (4 or 16 bytes) at kernel
-   * time `tsUs`. A name is text from the network: its control characters
-   * (C0, DEL, C1) come out as \xNN, so that no answer can move the cursor,
-   * colour the terminal or start a row of its own.
+   * What answered for a connect to `daddr` (4 or 16 bytes) at kernel time
+   * `tsUs`: the name asked for and how long before the answer came, or
+   * 'localhost' for a loopback address nothing answered for.
    */
-  query(daddr: Uint8Array, tsUs: number): string {
+  resolve(daddr: Uint8Array, tsUs: number): { name: string; ageMs: number } | 'localhost' | undefined {
     const k = key(daddr);
     const hit = this.names.get(k);
-    if (!hit) return LOCALHOST.has(k) ? 'localhost' : 'No DNS Query';
+    if (!hit) return LOCALHOST.has(k) ? 'localhost' : undefined;
+    return { name: hit.name, ageMs: (tsUs - hit.tsUs) / 1000 };
+  }
+
+  /**
+   * The QUERY column, as bcc prints it. A name is text from the network:
+   * its control characters (C0, DEL, C1) come out as \xNN, so that no
+   * answer can move the cursor, colour the terminal or start a row of its own.
+   */
+  query(daddr: Uint8Array, tsUs: number): string {
+    const hit = this.resolve(daddr, tsUs);
+    if (hit === undefined) return 'No DNS Query';
+    if (hit === 'localhost') return hit;
     const name = hit.name.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-    const ms = (tsUs - hit.tsUs) / 1000;
-    return ms > DNS_DELAY_MS ? `${name} (${ms.toFixed(3)}ms)` : name;
+    return hit.ageMs > DNS_DELAY_MS ? `${name} (${hit.ageMs.toFixed(3)}ms)` : name;
+  }
+
+  /** -j's keys for the same: the name (or null) and its age in ms (or null), as a JSON fragment after a comma. */
+  queryJson(daddr: Uint8Array, tsUs: number): string {
+    const hit = this.resolve(daddr, tsUs);
+    const name = hit === undefined ? null : hit === 'localhost' ? hit : hit.name;
+    const age = typeof hit === 'object' ? Number(hit.ageMs.toFixed(3)) : null;
+    const text = JSON.stringify(name).replace(/[\x7f-\x9f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+    return `,"query":${text},"query_age_ms":${age}`;
   }
 
   get size(): number {

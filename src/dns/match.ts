@@ -8,8 +8,11 @@ import type { NativeRecords } from '../native.js';
 import { forEachRecord, microseconds } from '../records.js';
 import type { DnsCache } from './cache.js';
 
-/** For each batch, one QUERY text per connect record, in batch order (as the RowWriter takes them). */
-export function dnsQueries(records: NativeRecords, cache: DnsCache): (batch: Buffer) => string[] {
+/**
+ * For each batch, one QUERY text per connect record, in batch order (as
+ * the RowWriter takes them), or with `json` the -j keys.
+ */
+export function dnsQueries(records: NativeRecords, cache: DnsCache, json = false): (batch: Buffer) => string[] {
   const { event, dnsEvent, recordConnect, recordDns } = records;
   const e = event.offsets;
   const d = dnsEvent.offsets;
@@ -23,7 +26,9 @@ export function dnsQueries(records: NativeRecords, cache: DnsCache): (batch: Buf
         const start = off + e.daddr;
         const daddr = batch.subarray(start, start + (batch[off + e.ip] === 4 ? 4 : 16));
         // The RowWriter takes text as bytes, one per char: the query's UTF-8.
-        queries.push(Buffer.from(cache.query(daddr, microseconds(batch, off + e.ts_ns))).toString('latin1'));
+        const tsUs = microseconds(batch, off + e.ts_ns);
+        const text = json ? cache.queryJson(daddr, tsUs) : cache.query(daddr, tsUs);
+        queries.push(Buffer.from(text).toString('latin1'));
       }
     });
     return queries;

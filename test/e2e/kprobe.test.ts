@@ -23,6 +23,7 @@ function spec(native: NativeBinding, rodata: Record<string, Buffer>, programs: s
 }
 
 const options = {
+  json: false,
   time: false,
   timestamp: false,
   family: 0,
@@ -60,7 +61,7 @@ describeE2E('kprobe path', () => {
   it("loads tcpaccept's kretprobe and it passes the verifier", () => {
     const native = loadNative();
     const plan = acceptPlan(
-      { time: false, timestamp: false, family: 6, pid: 1, ports: [22], attach: 'kprobe' },
+      { json: false, time: false, timestamp: false, family: 6, pid: 1, ports: [22], attach: 'kprobe' },
       native,
     );
     const tracer = new native.Tracer(plan.object, spec(native, plan.rodata, plan.kprobe.programs));
