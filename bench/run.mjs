@@ -68,6 +68,13 @@ const TRACERS = {
   'hook floor': { cmd: [FLOOR, FLOOR_OBJ], ready: 1, count: null, out: 'file' },
   'tcpconnect > file': { cmd: [node, bin('tcpconnect')], ready: 2, count: countLines('storm-connec'), out: 'file' },
   'tcpconnect | pipe': { cmd: [node, bin('tcpconnect')], ready: 2, count: countLines('storm-connec'), out: 'pipe' },
+  // -j prints no header: ready when stderr says how it traces.
+  'tcpconnect -j > file': {
+    cmd: [node, bin('tcpconnect'), '-j'],
+    ready: 'stderr',
+    count: (text) => text.split('\n').filter((l) => l.includes('"comm":"storm-connec')).length,
+    out: 'file',
+  },
   'tcpconnect -c': { cmd: [node, bin('tcpconnect'), '-c'], ready: 1, count: countTable, out: 'file' },
   'tcpaccept > file': {
     cmd: [node, bin('tcpaccept')],
@@ -203,7 +210,10 @@ async function withTracer(storm, name, countBpf = false) {
   // Ready when its header is out (programs attached).
   let ready = false;
   for (let i = 0; i < 300 && !ready && proc.exitCode === null; i++) {
-    ready = fs.readFileSync(file, 'utf8').split('\n').length > t.ready;
+    ready =
+      t.ready === 'stderr'
+        ? stderr.includes(' tracing with ')
+        : fs.readFileSync(file, 'utf8').split('\n').length > t.ready;
     if (!ready) await sleep(20);
   }
   if (!ready) {
