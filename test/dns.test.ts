@@ -114,6 +114,20 @@ describe('DnsCache', () => {
     expect(c.rejected).toBe(1001);
   });
 
+  it("gives -j's query keys: the name and its age, localhost, or null", () => {
+    const c = new DnsCache();
+    c.add(response('db.example', [{ type: 'A', name: 'db.example', data: '192.0.2.7' }]), 1000 * MS);
+    const keys = (addr: string, tsUs: number) => JSON.parse(`{"x":0${c.queryJson(addressBytes(addr), tsUs)}}`);
+    expect(keys('192.0.2.7', 1000 * MS + 123_457)).toEqual({ x: 0, query: 'db.example', query_age_ms: 123.457 });
+    expect(keys('127.0.0.1', 0)).toEqual({ x: 0, query: 'localhost', query_age_ms: null });
+    expect(keys('192.0.2.8', 0)).toEqual({ x: 0, query: null, query_age_ms: null });
+    const evil = 'x\x1b\n\x9b.example';
+    c.add(response(evil, [{ type: 'A', name: evil, data: '192.0.2.9' }]), 0);
+    const text = c.queryJson(addressBytes('192.0.2.9'), 0);
+    expect(text).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+    expect(JSON.parse(`{${text.slice(1)}}`).query).toBe(evil);
+  });
+
   it('stays bounded however many answers arrive', () => {
     const c = new DnsCache();
     for (let i = 0; i < DNS_CACHE_SIZE + 5000; i++) {
