@@ -137,4 +137,24 @@ describeE2E('-j end to end', () => {
     const counted = parse(count).filter((o) => o.dport === port);
     expect(counted).toEqual([{ event: 'count', saddr: '127.0.0.1', daddr: '127.0.0.1', dport: port, connects: 3 }]);
   });
+
+  it('says a loss as a line of its own, and on stderr as bcc does', async () => {
+    // Stopped, the reader takes nothing while one CPU's ring (1 MiB, ~12 000
+    // records) overflows; continued, it reads what is there and counts the rest.
+    const json = await startJson(['-j', ...ATTACH]);
+    json.proc.kill('SIGSTOP');
+    const burst = await connectFrom('tcpc-json-lost', '127.0.0.1', ports.v4, { count: 20000, cpu: 0 });
+    json.proc.kill('SIGCONT');
+    const rows = () => json.stdout.split('\n').filter((l) => l.includes('"tcpc-json-lost"')).length;
+    await json.waitUntil(() => json.stdout.includes('{"event":"lost","count":'), 10000);
+    await json.stop();
+    const lost = parse(json)
+      .filter((o) => o.event === 'lost')
+      .reduce((n, o) => n + o.count, 0);
+    expect(burst.error).toBeNull();
+    expect(lost).toBeGreaterThan(0);
+    expect(rows() + lost).toBeGreaterThanOrEqual(20000);
+    const said = [...json.stderr.matchAll(/Possibly lost (\d+) samples/g)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(said).toBe(lost);
+  });
 });
