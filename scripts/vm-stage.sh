@@ -26,7 +26,7 @@ trap 'rm -rf "$logs"' EXIT
 failed=()
 for kernel in 6.1 6.12; do
 	start=$(date +%s)
-	scripts/vm-test.sh --kernel "$kernel" -- bash test/vm/in-vm.sh "$kernel" 2>&1 | tee "$logs/$kernel" ||
+	scripts/vm-test.sh --kernel "$kernel" --timeout 3000 -- bash test/vm/in-vm.sh "$kernel" 2>&1 | tee "$logs/$kernel" ||
 		failed+=("$kernel")
 	echo "vm-stage: kernel $kernel took $(($(date +%s) - start)) s" >&2
 done

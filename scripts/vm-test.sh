@@ -153,8 +153,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "vm-test: interrupted" >&2; exit 130' INT TERM
 echo "vm-test: booting $pkg" >&2
+# One host thread for both vCPUs (thread=single): with a thread per vCPU,
+# a vCPU could run code the other had just patched from a stale
+# translation. 6.12 hit it as "Oops: int3" in inet_sk_state_store while a
+# tracepoint's static key was being flipped (2026-12-01), a panic no real
+# CPU would see. Slower, but every patch is seen at once.
 timeout -s KILL "$timeout_s" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp 2 -m 4096 \
+	-accel tcg,thread=single -cpu max -smp 2 -m 4096 \
 	-nodefaults -no-reboot -display none -serial stdio \
 	-kernel "$kdir/vmlinuz" -initrd "$kdir/initramfs.cpio.gz" \
 	-append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init tcpc.script=$run" \
