@@ -99,8 +99,8 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const TRANSPORTS: readonly Transport[] = ['per-cpu-rings', 'shared-ring', 'perf-buffer'];
 /** Output stdout may hold unwritten (its reader is not keeping up) before rows are dropped, and counted. */
 const STDOUT_BACKLOG_BYTES = 8 << 20;
-/** How long a stop waits for a blocked stdout to take what is left, before it exits anyway. */
-const STOP_DRAIN_MS = 500;
+/** How long a stop waits for a stdout that takes nothing more, before it exits anyway. */
+const STOP_DRAIN_MS = 800;
 
 /** The real process behind a tool's Io: stdout/stderr, signals, the addon. */
 function processIo(tool: string): Io & { exit(code: number): void } {
@@ -187,14 +187,20 @@ function processIo(tool: string): Io & { exit(code: number): void } {
       for (const sig of STOP_SIGNALS) process.off(sig, requestStop);
       if (droppedRows) process.stderr.write(`${tool}: ${droppedRows} rows dropped: stdout was not read fast enough\n`);
       const status = writeFailed ? 1 : code;
-      // Let what is queued for stdout go first, unless nobody reads it:
-      // a stop never waits long for a reader that has stalled.
+      // Let what is queued for stdout go first, for as long as the reader
+      // takes it; a reader that has stalled (nothing taken for
+      // STOP_DRAIN_MS) is not waited for.
       if (stdoutBroken || process.stdout.writableLength === 0) process.exit(status);
-      setTimeout(() => {
-        const left = process.stdout.writableLength;
+      let left = process.stdout.writableLength;
+      let idleMs = 0;
+      setInterval(() => {
+        const now = process.stdout.writableLength;
+        idleMs = now < left ? 0 : idleMs + 50;
+        left = now;
+        if (idleMs < STOP_DRAIN_MS) return;
         process.stderr.write(`${tool}: ${left} bytes of output not written: stdout was not read\n`);
         process.exit(status);
-      }, STOP_DRAIN_MS);
+      }, 50);
       process.stdout.write('', () => process.exit(status));
     },
   };
