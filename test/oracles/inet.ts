@@ -55,7 +55,3 @@ export function formatIPv6(bytes: Uint8Array, off = 0): string {
   if (bestBase !== -1 && bestBase + bestLen === 8) out += ':';
   return out;
 }
-
-export function formatAddress(ip: number, bytes: Uint8Array, off = 0): string {
-  return ip === 4 ? formatIPv4(bytes, off) : formatIPv6(bytes, off);
-}
