@@ -33,6 +33,7 @@ struct sock_common {
 	__be16 skc_dport;
 	__u16 skc_num; /* local port, host order */
 	unsigned short skc_family;
+	volatile unsigned char skc_state;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
 } __attribute__((preserve_access_index));

@@ -117,12 +117,15 @@ export function attachPlan(
     },
     reuseMaps: containers.reuseMaps,
     kprobe: {
+      // Attached in this order: each kretprobe before its kprobe, so that no
+      // call entered between the two is taken for a missed kretprobe.
       programs: [
-        'tcpc_v4_entry',
         'tcpc_v4_return',
-        'tcpc_v6_entry',
         'tcpc_v6_return',
-        ...(opts.dns ? ['tcpc_dns4_entry', 'tcpc_dns4_return', 'tcpc_dns6_entry', 'tcpc_dns6_return'] : []),
+        ...(opts.dns ? ['tcpc_dns4_return', 'tcpc_dns6_return'] : []),
+        'tcpc_v4_entry',
+        'tcpc_v6_entry',
+        ...(opts.dns ? ['tcpc_dns4_entry', 'tcpc_dns6_entry'] : []),
       ],
       hooks: `kprobes on tcp_v4_connect, tcp_v6_connect${opts.dns ? ', udp_recvmsg, udpv6_recvmsg' : ''}`,
     },

@@ -153,10 +153,10 @@ describe('run', () => {
     const done = run([], h.io);
     await Promise.resolve();
     expect(h.kernel.opened[0].spec.programs).toEqual([
-      'tcpc_v4_entry',
       'tcpc_v4_return',
-      'tcpc_v6_entry',
       'tcpc_v6_return',
+      'tcpc_v4_entry',
+      'tcpc_v6_entry',
       'tcpc_state',
     ]);
     expect(h.kernel.attached).toEqual([['tcpc_state']]);
@@ -181,11 +181,11 @@ describe('run', () => {
     expect(await done).toBe(0);
   });
 
-  it('when kprobes attach then it uses them', async () => {
+  it('when kprobes attach then it uses them, each kretprobe attached before its kprobe', async () => {
     const h = harness({ kprobes: true });
     const done = run(['-L'], h.io);
     await Promise.resolve();
-    expect(h.kernel.attached).toEqual([['tcpc_v4_entry', 'tcpc_v4_return', 'tcpc_v6_entry', 'tcpc_v6_return']]);
+    expect(h.kernel.attached).toEqual([['tcpc_v4_return', 'tcpc_v6_return', 'tcpc_v4_entry', 'tcpc_v6_entry']]);
     expect(h.err).toEqual(['tcpconnect: tracing with kprobes on tcp_v4_connect, tcp_v6_connect']);
     h.stop();
     expect(await done).toBe(0);
@@ -198,10 +198,10 @@ describe('run', () => {
       'tcpconnect: cannot attach kprobes on tcp_v4_connect, tcp_v6_connect: No such file or directory; this kernel may lack kprobes (CONFIG_KPROBES): try --attach tracepoint',
     ]);
     expect(h.kernel.opened[0].spec.programs).toEqual([
-      'tcpc_v4_entry',
       'tcpc_v4_return',
-      'tcpc_v6_entry',
       'tcpc_v6_return',
+      'tcpc_v4_entry',
+      'tcpc_v6_entry',
     ]);
     expect(h.kernel.closed).toBe(1);
   });
