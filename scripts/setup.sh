@@ -7,7 +7,8 @@
 #     lint), libbpf-dev, libelf-dev
 #     and zlib1g-dev (the addon links libbpf), pkg-config, make and g++
 #     (node-gyp), bpftool and iproute2 (the tests), groff-base (man pages);
-#   - the npm dependencies (npm install), whose install step builds everything;
+#   - the npm dependencies (npm install), then the build (npm run build: the
+#     addon, the BPF objects inside it, and dist/bin);
 #   - a global link to this checkout (npm install -g .).
 # Safe to run again; it installs only what is missing.
 set -eu
@@ -32,5 +33,8 @@ scripts/ensure-packages.sh setup clang clang-format llvm libbpf-dev libelf-dev z
 # rollup's per-platform optional packages, and npm ci refuses a lock file
 # without the others. With the lock file present, npm install follows it.
 npm install --no-audit --no-fund
+# The install step (node-gyp-build) builds the addon only when none is
+# there; after a change to native/ or bpf/ that one would be stale.
+npm run build
 npm install -g --no-audit --no-fund . >/dev/null
 echo "setup: done; run: tcpconnect or tcpaccept (and: man tcpconnect)"

@@ -3,13 +3,11 @@
 // The typed face of the addon (native/). Loaded lazily, so that --help and
 // usage errors work even where it was never built.
 
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { FatalError } from './errors.js';
 import type { Transport } from './events.js';
+import { PACKAGE_ROOT } from './package.js';
 
 export interface TracerSpec {
   /** rodata variable name -> its bytes (exactly the variable's size) */
@@ -108,30 +106,51 @@ export interface NativeBinding {
   collate(runs: Buffer[][], cutoffNs: bigint): { batch: Buffer; held: Buffer; malformed: number };
 }
 
-/**
- * build/Release/tcpconnect.node of the package this code is in: the
- * nearest one up from here (src/, dist/, or the bundle's dist/bin/chunks/).
- */
-function findAddon(): string {
-  const rel = path.join('build', 'Release', 'tcpconnect.node');
-  const start = path.dirname(fileURLToPath(import.meta.url));
-  for (let dir = start, up = 0; up < 4; dir = path.dirname(dir), up++) {
-    if (fs.existsSync(path.join(dir, rel))) return path.join(dir, rel);
-  }
-  return path.resolve(start, '..', rel);
+interface NodeGypBuild {
+  /** the addon's file: build/Release's in a checkout, else the prebuild that fits (a release) */
+  resolve(dir: string): string;
 }
 
-export const ADDON_PATH = findAddon();
+/** The addon node-gyp-build picks for this package, or null when there is none to load. */
+export function addonPath(): string | null {
+  try {
+    return (createRequire(import.meta.url)('node-gyp-build') as NodeGypBuild).resolve(PACKAGE_ROOT);
+  } catch {
+    return null;
+  }
+}
+
+/** The shared libraries the addon links, and the Debian/Ubuntu packages that have them. */
+const LIBRARY_PACKAGES: Record<string, string> = {
+  'libbpf.so.1': 'libbpf1',
+  'libelf.so.1': 'libelf1',
+  'libz.so.1': 'zlib1g',
+};
+
+/** Why the addon at file would not load, in one line: which library is missing, when that is why. */
+export function loadFailure(file: string, err: unknown): string {
+  const detail = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  const lib = detail.match(/^(lib[\w+.-]*\.so(?:\.\d+)*): (.+)$/);
+  if (lib) {
+    const pkg = LIBRARY_PACKAGES[lib[1]];
+    return `cannot load ${lib[1]} (${lib[2]}), which the native module needs; install ${pkg ?? 'the package that has it'}`;
+  }
+  return `cannot load the native module ${file} (${detail}); build it with: npm run build`;
+}
 
 let binding: NativeBinding | undefined;
 
 export function loadNative(): NativeBinding {
   if (binding) return binding;
+  const file = addonPath();
+  if (file === null)
+    throw new FatalError(
+      `no native module for ${process.platform}-${process.arch} in ${PACKAGE_ROOT}; build it with: npm run build`,
+    );
   try {
-    binding = createRequire(import.meta.url)(ADDON_PATH) as NativeBinding;
+    binding = createRequire(import.meta.url)(file) as NativeBinding;
   } catch (err) {
-    const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new FatalError(`cannot load the native module ${ADDON_PATH} (${detail}); build it with: npm run build`);
+    throw new FatalError(loadFailure(file, err));
   }
   return binding;
 }

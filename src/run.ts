@@ -54,7 +54,7 @@ export async function runTool<O>(tool: Tool<O>, argv: string[], io: Io): Promise
     io.err(`${tool.prog}: error: ${err.message}`);
     return err.exitCode;
   }
-  if (parsed.kind === 'help') {
+  if (parsed.kind === 'print') {
     io.out(parsed.text);
     return 0;
   }

@@ -5,7 +5,14 @@
 // rest of the plumbing are tcpconnect's.
 
 import { type AttachPlan, commonRodata, flag, openAndAttach, preflight } from './attach.js';
-import { COMMON_OPTIONS, type CommonOptions, commonOptions, type Parsed, parseOptions } from './cli/args.js';
+import {
+  COMMON_OPTIONS,
+  type CommonOptions,
+  commonOptions,
+  type Parsed,
+  parseOptions,
+  versionText,
+} from './cli/args.js';
 import { help, type OptionDoc, usage } from './cli/help.js';
 import { type ContainerFilters, containerFilters } from './containers.js';
 import { chooseTransport, streamRows } from './events.js';
@@ -38,6 +45,7 @@ export const OPTIONS: OptionDoc[] = [
   COMMON_OPTIONS.mntnsmap,
   { short: '-j', long: '--json', help: 'print one JSON object per line (every field; no header)' },
   COMMON_OPTIONS.attach,
+  COMMON_OPTIONS.version,
 ];
 
 export interface TcpacceptOptions extends CommonOptions {
@@ -51,7 +59,7 @@ export const HELP = help(PROG, DESCRIPTION, OPTIONS, EPILOG);
 
 export function parseArgs(argv: string[]): Parsed<TcpacceptOptions> {
   const o = parseOptions(PROG, OPTIONS, argv);
-  if (o === 'help') return { kind: 'help', text: HELP };
+  if (typeof o === 'string') return { kind: 'print', text: o === 'help' ? HELP : versionText(PROG) };
   return {
     kind: 'run',
     options: {

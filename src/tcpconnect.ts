@@ -5,7 +5,15 @@
 // or -c's table at the end.
 
 import { type AttachPlan, commonRodata, flag, openAndAttach, preflight, u32 } from './attach.js';
-import { COMMON_OPTIONS, type CommonOptions, commonOptions, given, type Parsed, parseOptions } from './cli/args.js';
+import {
+  COMMON_OPTIONS,
+  type CommonOptions,
+  commonOptions,
+  given,
+  type Parsed,
+  parseOptions,
+  versionText,
+} from './cli/args.js';
 import { help, type OptionDoc, usage } from './cli/help.js';
 import { parseUid } from './cli/values.js';
 import { type ContainerFilters, containerFilters } from './containers.js';
@@ -55,6 +63,7 @@ export const OPTIONS: OptionDoc[] = [
   { short: '-T', long: '--time', help: 'include time column on output (HH:MM:SS)' },
   { short: '-j', long: '--json', help: 'print one JSON object per line (every field; no header)' },
   COMMON_OPTIONS.attach,
+  COMMON_OPTIONS.version,
 ];
 
 export interface TcpconnectOptions extends CommonOptions {
@@ -74,7 +83,7 @@ export const HELP = help(PROG, DESCRIPTION, OPTIONS, EPILOG);
 /** Parses argv (without node and script); throws UsageError. */
 export function parseArgs(argv: string[]): Parsed<TcpconnectOptions> {
   const o = parseOptions(PROG, OPTIONS, argv);
-  if (o === 'help') return { kind: 'help', text: HELP };
+  if (typeof o === 'string') return { kind: 'print', text: o === 'help' ? HELP : versionText(PROG) };
   // bcc's words; bcc then exits 0, a usage error is what users expect.
   if (o.count && o.dns) throw new UsageError('you may not specify -d/--dns with -c/--count');
   const uid = given(o.uid);

@@ -2,7 +2,7 @@
 //
 // deploy/: what runs tcpconnect on many hosts. The DaemonSet's security
 // fields, the unit's capabilities (the same ones), and the container build
-// file's use of the README's own set-up command. (.ci/run has systemd
+// file's use of the README's own set-up and release commands. (.ci/run has systemd
 // verify the unit.)
 import { readFileSync } from 'node:fs';
 
@@ -75,16 +75,21 @@ describe('deploy/tcpconnect.service', () => {
 describe('deploy/Dockerfile', () => {
   const dockerfile = file('deploy/Dockerfile');
 
-  it("builds with the README's own set-up command, and runs node on the built tool with --json", () => {
-    const setup = file('README.md').match(/```sh\n(\S+) && tcpconnect\n```/)?.[1];
+  it("builds the release with the README's own commands, and installs only that tarball to run", () => {
+    const readme = file('README.md');
+    const setup = readme.match(/```sh\n(\S+) && tcpconnect\n```/)?.[1];
     expect(setup).toBe('scripts/setup.sh');
+    const release = readme.match(/```sh\n(npm run release)\n/)?.[1];
+    expect(release).toBe('npm run release');
+    const install = readme.match(/```sh\n(npm install -g --offline) \.\/tcpconnect-\S+\.tgz\n/)?.[1];
+    expect(install).toBe('npm install -g --offline');
     const stages = dockerfile.split(/^FROM /m).slice(1);
     expect(stages).toHaveLength(2);
     expect(stages[0]).toMatch(new RegExp(`^RUN ${setup}$`, 'm'));
-    expect(stages[1]).not.toMatch(/clang|g\+\+|libbpf-dev|setup\.sh/);
+    expect(stages[0]).toMatch(new RegExp(`^RUN ${release}$`, 'm'));
+    expect(stages[1]).not.toMatch(/clang|g\+\+|gcc|make|libbpf-dev|setup\.sh|node-gyp/);
     expect(stages[1]).toMatch(/libbpf1 libelf1 zlib1g/);
-    expect(stages[1]).toMatch(
-      /ENTRYPOINT \["node", "\/opt\/tcpconnect\/dist\/bin\/tcpconnect\.js"\]\nCMD \["--json"\]/,
-    );
+    expect(stages[1]).toMatch(new RegExp(`^RUN ${install} .*/tcpconnect-\\*\\.tgz`, 'm'));
+    expect(stages[1]).toMatch(/ENTRYPOINT \["tcpconnect"\]\nCMD \["--json"\]/);
   });
 });

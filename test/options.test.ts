@@ -139,8 +139,8 @@ describe('parseArgs', () => {
 
   it('returns bcc help for -h', () => {
     const p = parseArgs(['-h']);
-    expect(p.kind).toBe('help');
-    if (p.kind !== 'help') return;
+    expect(p.kind).toBe('print');
+    if (p.kind !== 'print') return;
     expect(p.text).toContain('usage: tcpconnect [-h] [-t] [-p PID] [-P PORT] [-4 | -6] [-L] [-U] [-u UID]\n');
     expect(p.text).toContain('  -P PORT, --port PORT  comma-separated list of destination ports to trace.\n');
     expect(p.text).toContain('  -u UID, --uid UID     trace this UID only\n');

@@ -3,19 +3,18 @@
 // The record stream: the addon's reader (native/reader.cc) frames what the
 // rings give and puts it in time order, holding back what another ring may
 // still precede; TypeScript walks the ordered batch (src/records.ts).
-import { existsSync } from 'node:fs';
 
 import * as dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 
 import { DnsCache } from '../src/dns/cache.js';
 import { dnsQueries } from '../src/dns/match.js';
-import { ADDON_PATH, loadNative } from '../src/native.js';
+import { addonPath, loadNative } from '../src/native.js';
 import { forEachRecord, microseconds } from '../src/records.js';
 import { dnsRecord, framed, record } from './records.js';
 
-const built = existsSync(ADDON_PATH);
-if (!built && process.env.CI !== 'true') console.warn(`skipping reader test: ${ADDON_PATH} not built`);
+const built = addonPath() !== null;
+if (!built && process.env.CI !== 'true') console.warn(`skipping reader test: the addon is not built`);
 
 const NEVER = 2n ** 64n - 1n; // a cutoff no stamp reaches: nothing held back
 

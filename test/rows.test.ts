@@ -3,20 +3,20 @@
 // Rows, as the addon's RowWriter prints them from struct event records and
 // the pieces src/format.ts makes of bcc's formats: bcc's bytes, and the
 // same text Python's printf makes of the same formats (test/oracles/).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
 import { acceptRowParts, type Columns, jsonRowParts, type RowPart, rowParts, rowPieces } from '../src/format.js';
-import { ADDON_PATH, loadNative, type NativeRowWriter, type RowField } from '../src/native.js';
+import { addonPath, loadNative, type NativeRowWriter, type RowField } from '../src/native.js';
 import type { PrintfArg } from '../src/printf.js';
 import { formatIPv4, formatIPv6 } from './oracles/inet.js';
 import { pySprintf } from './oracles/printf.js';
 import { dnsRecord, type EventFields, eventRecord, framed, record } from './records.js';
 
-const built = existsSync(ADDON_PATH);
+const built = addonPath() !== null;
 const BCC_CAPTURED = readFileSync(new URL('./fixtures/bcc-captured-output.txt', import.meta.url), 'latin1');
-if (!built && process.env.CI !== 'true') console.warn(`skipping rows test: ${ADDON_PATH} not built`);
+if (!built && process.env.CI !== 'true') console.warn(`skipping rows test: the addon is not built`);
 
 const writer = (parts: RowPart[]): NativeRowWriter => new (loadNative().RowWriter)(rowPieces(parts));
 const NOW = new Date(2026, 0, 2, 3, 4, 5).getTime();

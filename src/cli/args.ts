@@ -8,6 +8,7 @@
 import { Command, CommanderError, Option } from 'commander';
 
 import { UsageError } from '../errors.js';
+import { version } from '../package.js';
 import type { OptionDoc } from './help.js';
 import { type AttachMethod, parseAttach, parseMapPath, parsePid, parsePorts } from './values.js';
 
@@ -57,8 +58,8 @@ function argparseMessage(err: CommanderError, argv: string[]): string {
   return m;
 }
 
-/** The options given (by commander's camelCase names), or 'help' for -h; throws UsageError. */
-export function parseOptions(prog: string, options: OptionDoc[], argv: string[]): RawOptions | 'help' {
+/** The options given (by commander's camelCase names), or 'help' for -h, 'version' for -V; throws UsageError. */
+export function parseOptions(prog: string, options: OptionDoc[], argv: string[]): RawOptions | 'help' | 'version' {
   const cmd = program(prog, options);
   try {
     cmd.parse(argv, { from: 'user' });
@@ -67,8 +68,11 @@ export function parseOptions(prog: string, options: OptionDoc[], argv: string[])
     throw err;
   }
   const o = cmd.opts() as RawOptions;
-  return o.help ? 'help' : o;
+  return o.help ? 'help' : o.version ? 'version' : o;
 }
+
+/** What -V prints, as argparse's action='version' with '%(prog)s VERSION'. */
+export const versionText = (prog: string): string => `${prog} ${version()}\n`;
 
 /** Options both tools take, with bcc's help texts. */
 export const COMMON_OPTIONS = {
@@ -82,6 +86,7 @@ export const COMMON_OPTIONS = {
     metavar: 'METHOD',
     help: 'kernel hooks: auto (kprobes where the kernel has them, else tracepoints), kprobe, or tracepoint',
   },
+  version: { short: '-V', long: '--version', help: "show program's version number and exit" },
 } satisfies Record<string, OptionDoc>;
 
 /** An option's value as given, if it was. */
@@ -115,4 +120,4 @@ export function commonOptions(o: RawOptions): CommonOptions {
 }
 
 /** What a command line asks for: the help text, or a run with these options. */
-export type Parsed<O> = { kind: 'help'; text: string } | { kind: 'run'; options: O };
+export type Parsed<O> = { kind: 'print'; text: string } | { kind: 'run'; options: O };

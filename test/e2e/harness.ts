@@ -11,12 +11,18 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
+import { addonPath } from '../../src/native.js';
 import { SLOW } from '../slow.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(ROOT, 'dist', 'bin', 'tcpconnect.js');
-export const ACCEPT_CLI = path.join(ROOT, 'dist', 'bin', 'tcpaccept.js');
-export const ADDON = path.join(ROOT, 'build', 'Release', 'tcpconnect.node');
+/** TCPCONNECT_TEST_INSTALLED=PREFIX tests the tools a release installed there (scripts/install-test.sh), not this checkout's. */
+const INSTALLED = process.env.TCPCONNECT_TEST_INSTALLED;
+export const CLI = INSTALLED
+  ? path.join(INSTALLED, 'bin', 'tcpconnect')
+  : path.join(ROOT, 'dist', 'bin', 'tcpconnect.js');
+export const ACCEPT_CLI = INSTALLED
+  ? path.join(INSTALLED, 'bin', 'tcpaccept')
+  : path.join(ROOT, 'dist', 'bin', 'tcpaccept.js');
 const CONNECTOR = path.join(ROOT, 'test', 'e2e', 'connector.mjs');
 export const NOBODY = 65534;
 
@@ -27,7 +33,7 @@ export const ATTACH = METHOD ? ['--attach', METHOD] : [];
 function unavailable(): string | undefined {
   if (process.geteuid?.() !== 0) return 'not running as root';
   if (!existsSync('/sys/kernel/btf/vmlinux')) return 'kernel has no BTF';
-  if (!existsSync(ADDON)) return `addon not built (${ADDON}); run npm run build`;
+  if (!INSTALLED && addonPath() === null) return 'addon not built; run npm run build';
   if (!existsSync(CLI)) return `CLI not built (${CLI}); run npm run build`;
   return undefined;
 }
