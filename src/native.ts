@@ -130,7 +130,8 @@ const LIBRARY_PACKAGES: Record<string, string> = {
 /** Why the addon at file would not load, in one line: which library is missing, when that is why. */
 export function loadFailure(file: string, err: unknown): string {
   const detail = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-  const lib = detail.match(/^(lib[\w+.-]*\.so(?:\.\d+)*): (.+)$/);
+  // ld.so's words: "[/lib/...]libbpf.so.1: cannot open shared object file: ..." or ": file too short".
+  const lib = detail.match(/^(?:\S*\/)?(lib[\w+.-]*\.so(?:\.\d+)*): (.+)$/);
   if (lib) {
     const pkg = LIBRARY_PACKAGES[lib[1]];
     return `cannot load ${lib[1]} (${lib[2]}), which the native module needs; install ${pkg ?? 'the package that has it'}`;
@@ -140,17 +141,18 @@ export function loadFailure(file: string, err: unknown): string {
 
 let binding: NativeBinding | undefined;
 
-export function loadNative(): NativeBinding {
+/** The addon; a FatalError, worded for tool's stderr, when it cannot be loaded. */
+export function loadNative(tool = 'tcpconnect'): NativeBinding {
   if (binding) return binding;
   const file = addonPath();
   if (file === null)
     throw new FatalError(
-      `no native module for ${process.platform}-${process.arch} in ${PACKAGE_ROOT}; build it with: npm run build`,
+      `${tool}: no native module for ${process.platform}-${process.arch} in ${PACKAGE_ROOT}; build it with: npm run build`,
     );
   try {
     binding = createRequire(import.meta.url)(file) as NativeBinding;
   } catch (err) {
-    throw new FatalError(loadFailure(file, err));
+    throw new FatalError(`${tool}: ${loadFailure(file, err)}`);
   }
   return binding;
 }

@@ -161,7 +161,7 @@ function processIo(tool: string): Io & { exit(code: number): void } {
     err(line) {
       process.stderr.write(`${line}\n`);
     },
-    native: loadNative,
+    native: () => loadNative(tool),
     geteuid: () => process.geteuid?.() ?? -1,
     btfAvailable: () => fs.existsSync('/sys/kernel/btf/vmlinux'),
     openFiles: () => {

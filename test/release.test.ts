@@ -54,7 +54,7 @@ describe('the release tarball', () => {
       expect(ours.filter((f) => f.startsWith('prebuilds/')).sort()).toEqual([
         'prebuilds/linux-x64/tcpaccept.bpf.o',
         'prebuilds/linux-x64/tcpconnect.bpf.o',
-        'prebuilds/linux-x64/tcpconnect.napi.node',
+        'prebuilds/linux-x64/tcpconnect.node',
       ]);
     },
   );
