@@ -109,6 +109,10 @@ const result = {
     lastMinute: mean(rss.slice(-minute)),
     max: Math.max(...rss),
     samples: rss.length,
+    // flat means no minute above the one before by more than noise
+    perMinute: Array.from({ length: Math.ceil(rss.length / 60) }, (_, i) =>
+      Number(mean(rss.slice(i * 60, (i + 1) * 60)).toFixed(1)),
+    ),
   },
   stderr: stderr.trim().split('\n'),
 };
@@ -116,6 +120,6 @@ fs.writeFileSync(path.join(OUT, 'soak.json'), `${JSON.stringify(result, null, 2)
 console.log(
   `soak: ${SECONDS} s, ${connects} connects, ${rows} rows, ${lost} lost, ${result.missing} missing; ` +
     `${sent} DNS packets; RSS MB first minute ${result.rssMB.firstMinute.toFixed(1)}, last minute ` +
-    `${result.rssMB.lastMinute.toFixed(1)}, max ${result.rssMB.max.toFixed(1)}`,
+    `${result.rssMB.lastMinute.toFixed(1)}, max ${result.rssMB.max.toFixed(1)}; per minute ${result.rssMB.perMinute.join(' ')}`,
 );
 process.exitCode = result.missing === 0 ? 0 : 1;
