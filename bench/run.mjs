@@ -62,6 +62,13 @@ const bpftraceCmd = bpftrace && [
   ...[bpftrace, '-B', 'none', path.join(ROOT, 'bench', 'tcpconnect.bt')],
 ];
 
+// Where cgroup v2 is mounted (/proc/self/mountinfo: the type after " - ", the mount point fifth).
+const CGROUP2 = fs
+  .readFileSync('/proc/self/mountinfo', 'utf8')
+  .split('\n')
+  .find((l) => l.split(' - ')[1]?.startsWith('cgroup2 '))
+  ?.split(' ')[4];
+
 // Each tracer: how to start it, when it is ready, and how to count what it saw.
 const TRACERS = {
   // Prints no rows: what hooking the tracepoint costs before any work.
@@ -73,6 +80,13 @@ const TRACERS = {
     cmd: [node, bin('tcpconnect'), '-j'],
     ready: 'stderr',
     count: (text) => text.split('\n').filter((l) => l.includes('"comm":"storm-connec')).length,
+    out: 'file',
+  },
+  // In-kernel --cgroup (the whole cgroup2 mount: every connect passes) and -C's column.
+  'tcpconnect --cgroup -C > file': {
+    cmd: [node, bin('tcpconnect'), '--cgroup', CGROUP2, '-C'],
+    ready: 2,
+    count: countLines('storm-connec'),
     out: 'file',
   },
   'tcpconnect -c': { cmd: [node, bin('tcpconnect'), '-c'], ready: 1, count: countTable, out: 'file' },

@@ -35,7 +35,13 @@ const volatile bool filter_mntns = false;		  /* --mntnsmap */
  * are stamped when the tool prints time (-t, -d) or when the reader puts
  * several rings' records in time order (src/events.ts decides which). */
 const volatile bool want_ts = true;
-const volatile bool want_uid = true; /* -U */
+const volatile bool want_uid = true;	   /* -U */
+const volatile bool want_identity = false; /* -C, -j: cgroup id, namespaces */
+/* --cgroup: how many of cgroup_dirs' entries are in use. --netns: the
+ * network namespaces' inodes. */
+const volatile __u32 filter_cgroups = 0;
+const volatile __u32 filter_netns_count = 0;
+const volatile __u32 filter_netns[MAX_NETNS_FILTERS] = {};
 
 /*
  * --cgroupmap and --mntnsmap: user space puts the user's pinned hash maps
@@ -55,6 +61,16 @@ struct {
 	__type(key, __u64);
 	__type(value, __u32);
 } mntns_filter SEC(".maps");
+
+/* --cgroup: the directories' fds, put here by user space after load; a
+ * task in one of them or below it is traced (bpf_current_task_under_cgroup,
+ * on the cgroup v2 hierarchy). */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, MAX_CGROUP_FILTERS);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_dirs SEC(".maps");
 
 /*
  * Records go up through BPF ring buffers: one per CPU (per_cpu_rings), so
@@ -177,9 +193,41 @@ static __always_inline void record_send(void *ctx, struct event *ev, bool direct
 		emit(ctx, ev, sizeof(*ev));
 }
 
+static __always_inline bool in_cgroups(void)
+{
+#pragma unroll
+	for (__u32 i = 0; i < MAX_CGROUP_FILTERS; i++) {
+		if (i >= filter_cgroups)
+			break;
+		if (bpf_current_task_under_cgroup(&cgroup_dirs, i) == 1)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool in_netns(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+
+#pragma unroll
+	for (__u32 i = 0; i < MAX_NETNS_FILTERS; i++) {
+		if (i >= filter_netns_count)
+			break;
+		if (filter_netns[i] == netns)
+			return true;
+	}
+	return false;
+}
+
 static __always_inline bool task_wanted(void)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (filter_cgroups && !in_cgroups())
+		return false;
+	if (filter_netns_count && !in_netns())
+		return false;
 
 	if (filter_cgroup) {
 		__u64 cgroup = bpf_get_current_cgroup_id();
@@ -263,6 +311,13 @@ static __always_inline void read_task(struct event *ev, bool btf)
 		ev->ts_ns = bpf_ktime_get_ns();
 	if (want_uid)
 		ev->uid = (__u32)bpf_get_current_uid_gid();
+	if (want_identity) {
+		struct task_struct *current = (struct task_struct *)bpf_get_current_task();
+
+		ev->cgroup_id = bpf_get_current_cgroup_id();
+		ev->mntns = BPF_CORE_READ(current, nsproxy, mnt_ns, ns.inum);
+		ev->netns = BPF_CORE_READ(current, nsproxy, net_ns, ns.inum);
+	}
 	if (btf && bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
 		struct task_struct *task = bpf_get_current_task_btf();
 

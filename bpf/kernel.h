@@ -116,8 +116,13 @@ struct mnt_namespace {
 	struct ns_common ns;
 } __attribute__((preserve_access_index));
 
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
 struct nsproxy {
 	struct mnt_namespace *mnt_ns;
+	struct net *net_ns;
 } __attribute__((preserve_access_index));
 
 struct task_struct {

@@ -41,7 +41,15 @@ struct event {
 	__u8 __pad[3];
 	__u32 tid; /* the thread that connected (or accepted) */
 	char task[TASK_COMM_LEN];
+	/* Who, by container and service (-C, -j; 0 unless want_identity): */
+	__u64 cgroup_id; /* the task's cgroup v2 id (its directory's inode) */
+	__u32 mntns;	 /* its mount namespace's inode */
+	__u32 netns;	 /* its network namespace's inode */
 };
+
+/* --cgroup and --netns: directories and namespaces one run can name. */
+#define MAX_CGROUP_FILTERS 8
+#define MAX_NETNS_FILTERS 8
 
 /* -d: the UDP payload of a DNS answer (source port 53), as received. */
 #define DNS_MAX_PAYLOAD 512
@@ -83,7 +91,7 @@ RECORDS_STATIC_ASSERT(__builtin_offsetof(struct event, kind) ==
 RECORDS_STATIC_ASSERT(__builtin_offsetof(struct event, ts_ns) == 0 &&
 			      __builtin_offsetof(struct dns_event, ts_ns) == 0,
 		      "records must start with their timestamp");
-RECORDS_STATIC_ASSERT(sizeof(struct event) == 80,
+RECORDS_STATIC_ASSERT(sizeof(struct event) == 96,
 		      "struct event: keep it a multiple of 8 and small");
 
 #endif /* TCPCONNECT_RECORDS_H */

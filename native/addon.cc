@@ -38,10 +38,10 @@ Napi::Object Records(Napi::Env env) {
   using K4 = struct ipv4_flow_key;
   using K6 = struct ipv6_flow_key;
   Napi::Object r = Napi::Object::New(env);
-  r.Set("event",
-        Layout(env, sizeof(E),
-               {FIELD(E, ts_ns), FIELD(E, kind), FIELD(E, pid), FIELD(E, uid), FIELD(E, lport), FIELD(E, dport),
-                FIELD(E, saddr), FIELD(E, daddr), FIELD(E, ip), FIELD(E, tid), FIELD(E, task)}));
+  r.Set("event", Layout(env, sizeof(E),
+                        {FIELD(E, ts_ns), FIELD(E, kind), FIELD(E, pid), FIELD(E, uid), FIELD(E, lport),
+                         FIELD(E, dport), FIELD(E, saddr), FIELD(E, daddr), FIELD(E, ip), FIELD(E, tid), FIELD(E, task),
+                         FIELD(E, cgroup_id), FIELD(E, mntns), FIELD(E, netns)}));
   r.Set("dnsEvent", Layout(env, sizeof(D), {FIELD(D, ts_ns), FIELD(D, kind), FIELD(D, len), FIELD(D, payload)}));
   r.Set("ipv4FlowKey", Layout(env, sizeof(K4), {FIELD(K4, saddr), FIELD(K4, daddr), FIELD(K4, dport)}));
   r.Set("ipv6FlowKey", Layout(env, sizeof(K6), {FIELD(K6, saddr), FIELD(K6, daddr), FIELD(K6, dport)}));
@@ -52,6 +52,8 @@ Napi::Object Records(Napi::Env env) {
   r.Set("dnsMaxPayload", Napi::Number::New(env, DNS_MAX_PAYLOAD));
   r.Set("countMapEntries", Napi::Number::New(env, COUNT_MAP_ENTRIES));
   r.Set("portBitmapBytes", Napi::Number::New(env, PORT_BITMAP_BYTES));
+  r.Set("maxCgroupFilters", Napi::Number::New(env, MAX_CGROUP_FILTERS));
+  r.Set("maxNetnsFilters", Napi::Number::New(env, MAX_NETNS_FILTERS));
   return r;
 }
 
@@ -63,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ringBufferSupported", Napi::Function::New(env, RingBufferSupported, "ringBufferSupported"));
   exports.Set("perCpuRingsSupported", Napi::Function::New(env, PerCpuRingsSupported, "perCpuRingsSupported"));
   exports.Set("openPinnedMap", Napi::Function::New(env, OpenPinnedMap, "openPinnedMap"));
+  exports.Set("namespaceType", Napi::Function::New(env, NamespaceType, "namespaceType"));
   exports.Set("collate", Napi::Function::New(env, Collate, "collate"));
   exports.Set("records", Records(env));
   return exports;

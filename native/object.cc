@@ -73,6 +73,22 @@ void Tracer::Open(Napi::Env env, const std::string& name, Napi::Object spec) {
 
   int err = bpf_object__load(obj_);
   if (err) ThrowBpfError(env, err, "load BPF object " + name);
+  if (spec.Has("mapUpdates")) UpdateMaps(env, spec.Get("mapUpdates").As<Napi::Array>());
+}
+
+// [{map, key, value}]: entries written once the maps exist, before any
+// program is attached (--cgroup's directory fds into cgroup_dirs).
+void Tracer::UpdateMaps(Napi::Env env, Napi::Array updates) {
+  for (uint32_t i = 0; i < updates.Length(); i++) {
+    Napi::Object u = updates.Get(i).As<Napi::Object>();
+    std::string name = u.Get("map").ToString();
+    auto key = u.Get("key").As<Napi::Buffer<uint8_t>>();
+    auto value = u.Get("value").As<Napi::Buffer<uint8_t>>();
+    bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+    if (!map) throw Napi::Error::New(env, "no BPF map named " + name);
+    int err = bpf_map__update_elem(map, key.Data(), key.Length(), value.Data(), value.Length(), BPF_ANY);
+    if (err) ThrowBpfError(env, err, "update map " + name);
+  }
 }
 
 // Each value is a Buffer of exactly the variable's size, found through the

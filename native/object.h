@@ -48,6 +48,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void SetRodata(Napi::Env env, Napi::Object values);
   void SelectPrograms(Napi::Env env, Napi::Array names);
   void ReuseMaps(Napi::Env env, Napi::Object pinned);
+  void UpdateMaps(Napi::Env env, Napi::Array updates);
   static void OnEnvCleanup(void* arg);
   void Detach();
   void Teardown();

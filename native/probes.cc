@@ -3,6 +3,10 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,4 +59,31 @@ Napi::Value OpenPinnedMap(const Napi::CallbackInfo& info) {
   }
   out.Set("fd", Napi::Number::New(env, fd));  // the caller's to close
   return out;
+}
+
+Napi::Value NamespaceType(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) ThrowBpfError(env, errno, "open " + path);
+  int type = ioctl(fd, NS_GET_NSTYPE);
+  close(fd);
+  switch (type) {
+    case CLONE_NEWNET:
+      return Napi::String::New(env, "net");
+    case CLONE_NEWNS:
+      return Napi::String::New(env, "mnt");
+    case CLONE_NEWPID:
+      return Napi::String::New(env, "pid");
+    case CLONE_NEWUTS:
+      return Napi::String::New(env, "uts");
+    case CLONE_NEWIPC:
+      return Napi::String::New(env, "ipc");
+    case CLONE_NEWUSER:
+      return Napi::String::New(env, "user");
+    case CLONE_NEWCGROUP:
+      return Napi::String::New(env, "cgroup");
+    default:
+      return type < 0 ? env.Null() : Napi::String::New(env, "other");
+  }
 }

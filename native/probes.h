@@ -2,7 +2,8 @@
 //
 // What the running kernel offers, asked before anything is loaded: the
 // answers src/events.ts chooses a transport by, and the pinned map the
-// user names (--cgroupmap, --mntnsmap), opened to be checked and used.
+// user names (--cgroupmap, --mntnsmap), opened to be checked and used, and
+// the kind of a namespace file (--netns).
 #pragma once
 
 #include <napi.h>
@@ -17,3 +18,8 @@ Napi::Value PerCpuRingsSupported(const Napi::CallbackInfo& info);
 // opened once. The fd is what the checks were made on and what the tracer
 // uses (its reuseMaps); the caller closes it.
 Napi::Value OpenPinnedMap(const Napi::CallbackInfo& info);
+
+// namespaceType(path) -> 'net', 'mnt', ... or null: the kind of namespace
+// the nsfs file at path is (ioctl NS_GET_NSTYPE), or null when it is not
+// one. Throws when the path cannot be opened.
+Napi::Value NamespaceType(const Napi::CallbackInfo& info);

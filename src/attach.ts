@@ -42,9 +42,9 @@ export function u32(n: number): Buffer {
 
 export const flag = (on: unknown): Buffer => Buffer.from([on ? 1 : 0]);
 
-/** The rodata of bpf/common.bpf.h's filters: -p, -P (a bit per port), -4/-6. */
+/** The rodata of bpf/common.bpf.h's filters (-p, -P as a bit per port, -4/-6), and whether records carry who made them (-C, -j). */
 export function commonRodata(
-  opts: { pid?: number; ports?: number[]; family: 0 | 4 | 6 },
+  opts: { pid?: number; ports?: number[]; family: 0 | 4 | 6; container?: boolean; json?: boolean },
   portBitmapBytes: number,
 ): Record<string, Buffer> {
   const ports = Buffer.alloc(portBitmapBytes);
@@ -54,6 +54,7 @@ export function commonRodata(
     filter_ports_on: flag(opts.ports),
     filter_ports: ports,
     filter_family: Buffer.from([opts.family]),
+    want_identity: flag(opts.container || opts.json),
   };
 }
 
@@ -68,6 +69,7 @@ export interface AttachPlan {
   object: string;
   rodata: Record<string, Buffer>;
   reuseMaps?: Record<string, number>;
+  mapUpdates?: TracerSpec['mapUpdates'];
   kprobe: ProbeSet;
   tracepoint: ProbeSet;
   method: AttachMethod;
@@ -142,6 +144,7 @@ export function openAndAttach(
   const spec = (programs: string[]): TracerSpec => ({
     rodata: { ...plan.rodata, ...transport.rodata },
     reuseMaps: plan.reuseMaps,
+    mapUpdates: plan.mapUpdates,
     programs,
     transport: transport.transport,
   });

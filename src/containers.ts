@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// --cgroupmap and --mntnsmap: the user pins a BPF hash map whose keys are
-// the cgroup v2 ids (or mount namespace ids) to trace; the kernel side
-// looks each connect's task up in it. Opened once and checked here, before
-// anything loads, with a message that says what is wrong; the fd checked is
-// the map the programs use.
+// The container filters, all in the kernel. --cgroup and --netns: the
+// directories (checked by src/cgroups.ts) go into a cgroup array, the
+// namespaces' inodes into rodata. --cgroupmap and --mntnsmap: the user
+// pins a BPF hash map whose keys are the cgroup v2 ids (or mount namespace
+// ids) to trace; the kernel side looks each connect's task up in it.
+// Opened once and checked here, before anything loads, with a message that
+// says what is wrong; the fd checked is the map the programs use.
 
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { bpfErrorData, FatalError } from './errors.js';
+import { u32 } from './attach.js';
+import { netnsInode } from './cgroups.js';
+import { bpfErrorData, FatalError, UsageError } from './errors.js';
 import type { NativeBinding } from './native.js';
 
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -93,19 +97,38 @@ export interface ContainerFilters {
   rodata: Record<string, Buffer>;
   /** the maps to use in place of the object's own: fds of the checked pinned maps */
   reuseMaps: Record<string, number>;
+  /** --cgroup's directory fds, for cgroup_dirs once the object is loaded */
+  mapUpdates: Array<{ map: string; key: Buffer; value: Buffer }>;
   /** closes those fds (the loaded object holds its own) */
   close(): void;
 }
 
-/** Opens and checks --cgroupmap/--mntnsmap, and returns their rodata switches and the maps to reuse. */
+/** No container filter: what an attach plan holds when it is made without any (tests). */
+export const NO_CONTAINER_FILTERS: Pick<ContainerFilters, 'rodata' | 'reuseMaps' | 'mapUpdates'> = {
+  rodata: {},
+  reuseMaps: {},
+  mapUpdates: [],
+};
+
+/**
+ * Opens and checks --cgroupmap/--mntnsmap, opens --cgroup's directories,
+ * and returns the rodata switches, the maps to reuse and the entries to write.
+ */
 export function containerFilters(
   tool: string,
   native: NativeBinding,
-  opts: { cgroupmap?: string; mntnsmap?: string },
+  opts: { cgroupmap?: string; mntnsmap?: string; cgroups?: string[]; netns?: string[] },
 ): ContainerFilters {
+  const { maxCgroupFilters, maxNetnsFilters } = native.records;
+  const cgroups = opts.cgroups ?? [];
+  const netns = (opts.netns ?? []).map((file) => netnsInode(file, native.namespaceType));
+  if (cgroups.length > maxCgroupFilters)
+    throw new UsageError(`argument --cgroup: at most ${maxCgroupFilters} may be given`);
+  if (netns.length > maxNetnsFilters) throw new UsageError(`argument --netns: at most ${maxNetnsFilters} may be given`);
   const reuseMaps: Record<string, number> = {};
+  const dirs: number[] = [];
   const close = () => {
-    for (const fd of Object.values(reuseMaps)) fs.closeSync(fd);
+    for (const fd of [...Object.values(reuseMaps), ...dirs]) fs.closeSync(fd);
   };
   try {
     if (opts.cgroupmap !== undefined)
@@ -120,16 +143,24 @@ export function containerFilters(
         path: opts.mntnsmap,
         keys: 'mount namespace ids',
       });
+    for (const dir of cgroups) dirs.push(fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY));
   } catch (err) {
     close();
-    throw err;
+    if (err instanceof FatalError) throw err;
+    throw new FatalError(`${tool}: ${String(err)}`);
   }
+  const netnsBytes = Buffer.alloc(4 * maxNetnsFilters);
+  for (const [i, inode] of netns.entries()) netnsBytes.writeUInt32LE(inode, 4 * i);
   return {
     rodata: {
       filter_cgroup: Buffer.from([opts.cgroupmap !== undefined ? 1 : 0]),
       filter_mntns: Buffer.from([opts.mntnsmap !== undefined ? 1 : 0]),
+      filter_cgroups: u32(dirs.length),
+      filter_netns_count: u32(netns.length),
+      filter_netns: netnsBytes,
     },
     reuseMaps,
+    mapUpdates: dirs.map((fd, i) => ({ map: 'cgroup_dirs', key: u32(i), value: u32(fd) })),
     close,
   };
 }

@@ -30,15 +30,18 @@ const FORMATS = {
   },
   // -j: one JSON object per line, every key always there. The same
   // RowWriter prints them: isotime is RFC 3339 UTC from the record's stamp,
-  // taskjson the whole COMM as a JSON string. -d adds its keys as the suffix.
+  // taskjson the whole COMM as a JSON string. The identity keys (cgroup,
+  // container, namespaces) and -d's come in as the suffix.
   json: {
     connect:
       '{"event":"connect","time":"%s","pid":%d,"tid":%d,"comm":%s,"uid":%d,"ip":%d,' +
       '"saddr":"%s","lport":%d,"daddr":"%s","dport":%d%s}',
     accept:
       '{"event":"accept","time":"%s","pid":%d,"tid":%d,"comm":%s,"ip":%d,' +
-      '"raddr":"%s","rport":%d,"laddr":"%s","lport":%d}',
+      '"raddr":"%s","rport":%d,"laddr":"%s","lport":%d%s}',
   },
+  // -C: CONTAINER after DPORT (LPORT for tcpaccept), before -d's QUERY.
+  container: { header: '%-12s', cell: '%-12s' },
   // -c: bcc prints "\n" + header, then each key as "%-25s %-25s %-20s" and
   // the count as "%s %-10d" of that.
   count: {
@@ -54,6 +57,7 @@ export interface Columns {
   printUid: boolean; // -U
   lport: boolean; // -L
   dns: boolean; // -d
+  container?: boolean; // -C
 }
 
 export function header(cols: Columns): string {
@@ -64,13 +68,27 @@ export function header(cols: Columns): string {
   line += cols.lport
     ? sprintf(FORMATS.lport.header, 'PID', 'COMM', 'IP', 'SADDR', 'LPORT', 'DADDR', 'DPORT')
     : sprintf(FORMATS.plain.header, 'PID', 'COMM', 'IP', 'SADDR', 'DADDR', 'DPORT');
+  if (cols.container) line += cols.dns ? ` ${sprintf(FORMATS.container.header, 'CONTAINER')}` : ' CONTAINER';
   return cols.dns ? `${line} QUERY` : line;
+}
+
+/**
+ * The suffix of each row, per connect record: -C's CONTAINER and -d's
+ * QUERY (or, with -j, their keys), either or both; undefined for neither.
+ */
+export function joinSuffixes(
+  json: boolean,
+  container: string[] | undefined,
+  query: string[] | undefined,
+): string[] | undefined {
+  if (!container || !query) return container ?? query;
+  return container.map((c, i) => (json ? c + query[i] : `${sprintf(FORMATS.container.cell, c)} ${query[i]}`));
 }
 
 /** One format of a row and the record fields its conversions print, in order. */
 export type RowPart = readonly [format: string, fields: readonly RowField[]];
 
-/** tcpconnect's row: -t, -U, then the columns; the last field is -d's QUERY ('' without -d). */
+/** tcpconnect's row: -t, -U, then the columns; the last field is -C's CONTAINER and -d's QUERY ('' without them). */
 export function rowParts(cols: Columns): RowPart[] {
   const parts: RowPart[] = [];
   if (cols.time) parts.push([FORMATS.time.row, ['clock']]);
@@ -89,7 +107,7 @@ export function jsonRowParts(event: 'connect' | 'accept'): RowPart[] {
   const { json } = FORMATS;
   return event === 'connect'
     ? [[json.connect, ['isotime', 'pid', 'tid', 'taskjson', 'uid', 'ip', 'saddr', 'lport', 'daddr', 'dport', 'suffix']]]
-    : [[json.accept, ['isotime', 'pid', 'tid', 'taskjson', 'ip', 'daddr', 'dport', 'saddr', 'lport']]];
+    : [[json.accept, ['isotime', 'pid', 'tid', 'taskjson', 'ip', 'daddr', 'dport', 'saddr', 'lport', 'suffix']]];
 }
 
 /** -c -j: one object per line of the table, in its order. */
@@ -132,6 +150,7 @@ export function countTable(ipv4: FlowCount[], ipv6: FlowCount[]): string {
 export interface AcceptColumns {
   time: boolean; // -T
   timestamp: boolean; // -t
+  container?: boolean; // -C
 }
 
 export function acceptHeader(cols: AcceptColumns): string {
@@ -139,7 +158,8 @@ export function acceptHeader(cols: AcceptColumns): string {
   let line = '';
   if (cols.time) line += sprintf(time.header, 'TIME');
   if (cols.timestamp) line += sprintf(timestamp.header, 'TIME(s)');
-  return line + sprintf(accept.header, 'PID', 'COMM', 'IP', 'RADDR', 'RPORT', 'LADDR', 'LPORT');
+  line += sprintf(accept.header, 'PID', 'COMM', 'IP', 'RADDR', 'RPORT', 'LADDR', 'LPORT');
+  return cols.container ? `${line} CONTAINER` : line;
 }
 
 /** tcpaccept's row: the record is tcpconnect's, saddr/lport local and daddr/dport remote. -T is the wall clock at print time, as bcc's. */
@@ -149,5 +169,6 @@ export function acceptRowParts(cols: AcceptColumns): RowPart[] {
   if (cols.time) parts.push([time.row, ['clock']]);
   if (cols.timestamp) parts.push([timestamp.row, ['seconds']]);
   parts.push([accept.row, ['pid', 'task', 'ip', 'daddr', 'dport', 'saddr', 'lport']]);
+  if (cols.container) parts.push([' %s', ['suffix']]);
   return parts;
 }

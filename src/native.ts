@@ -14,6 +14,8 @@ export interface TracerSpec {
   rodata: Record<string, Buffer>;
   /** programs to load; the others in the object are not loaded */
   programs: string[];
+  /** entries written to the object's maps after load, before anything attaches (--cgroup's directory fds) */
+  mapUpdates?: Array<{ map: string; key: Buffer; value: Buffer }>;
   /** map name -> the fd of a pinned map to use in its place (openPinnedMap's) */
   reuseMaps?: Record<string, number>;
   /** how records come up (src/events.ts chooses) */
@@ -76,7 +78,22 @@ interface RecordLayout<F extends string> {
 
 /** bpf/records.h, as the compiler laid it out. */
 export interface NativeRecords {
-  event: RecordLayout<'ts_ns' | 'kind' | 'pid' | 'uid' | 'lport' | 'dport' | 'saddr' | 'daddr' | 'ip' | 'tid' | 'task'>;
+  event: RecordLayout<
+    | 'ts_ns'
+    | 'kind'
+    | 'pid'
+    | 'uid'
+    | 'lport'
+    | 'dport'
+    | 'saddr'
+    | 'daddr'
+    | 'ip'
+    | 'tid'
+    | 'task'
+    | 'cgroup_id'
+    | 'mntns'
+    | 'netns'
+  >;
   dnsEvent: RecordLayout<'ts_ns' | 'kind' | 'len' | 'payload'>;
   ipv4FlowKey: RecordLayout<'saddr' | 'daddr' | 'dport'>;
   ipv6FlowKey: RecordLayout<'saddr' | 'daddr' | 'dport'>;
@@ -88,6 +105,8 @@ export interface NativeRecords {
   dnsMaxPayload: number;
   countMapEntries: number;
   portBitmapBytes: number;
+  maxCgroupFilters: number;
+  maxNetnsFilters: number;
 }
 
 export interface NativeBinding {
@@ -102,6 +121,8 @@ export interface NativeBinding {
   perCpuRingsSupported(): boolean;
   /** The pinned object at path, opened once: its fd (the caller's to close) and what it is. */
   openPinnedMap(path: string): { fd: number; isMap: boolean; type?: number; keySize?: number };
+  /** The kind of namespace the nsfs file at path is ('net', 'mnt', ...), or null if it is none (ioctl NS_GET_NSTYPE). */
+  namespaceType(path: string): string | null;
   /** The reader's ordering of records read as these runs (one per ring): for tests. */
   collate(runs: Buffer[][], cutoffNs: bigint): { batch: Buffer; held: Buffer; malformed: number };
 }

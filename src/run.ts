@@ -45,14 +45,17 @@ export interface Tool<O> {
 
 /** argv in, exit code out: 0, 2 for usage errors (as argparse), 1 for what prevents tracing. */
 export async function runTool<O>(tool: Tool<O>, argv: string[], io: Io): Promise<number> {
+  const usageFailure = (err: UsageError): number => {
+    io.err(tool.usage);
+    io.err(`${tool.prog}: error: ${err.message}`);
+    return err.exitCode;
+  };
   let parsed: Parsed<O>;
   try {
     parsed = tool.parse(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    io.err(tool.usage);
-    io.err(`${tool.prog}: error: ${err.message}`);
-    return err.exitCode;
+    return usageFailure(err);
   }
   if (parsed.kind === 'print') {
     io.out(parsed.text);
@@ -61,6 +64,8 @@ export async function runTool<O>(tool: Tool<O>, argv: string[], io: Io): Promise
   try {
     return await tool.trace(parsed.options, io);
   } catch (err) {
+    // A usage error only the loaded addon can see (more --cgroup paths than the kernel side holds).
+    if (err instanceof UsageError) return usageFailure(err);
     if (!(err instanceof FatalError)) throw err;
     io.err(err.message);
     return err.exitCode;

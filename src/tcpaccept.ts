@@ -14,9 +14,10 @@ import {
   versionText,
 } from './cli/args.js';
 import { help, type OptionDoc, usage } from './cli/help.js';
-import { type ContainerFilters, containerFilters } from './containers.js';
+import { type ContainerFilters, containerFilters, NO_CONTAINER_FILTERS } from './containers.js';
 import { chooseTransport, streamRows } from './events.js';
 import { acceptHeader, acceptRowParts, jsonRowParts, lostJson, rowPieces } from './format.js';
+import { identityTexts } from './identity.js';
 import type { NativeBinding } from './native.js';
 import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
@@ -44,6 +45,9 @@ export const OPTIONS: OptionDoc[] = [
   COMMON_OPTIONS.cgroupmap,
   COMMON_OPTIONS.mntnsmap,
   { short: '-j', long: '--json', help: 'print one JSON object per line (every field; no header)' },
+  COMMON_OPTIONS.cgroup,
+  COMMON_OPTIONS.netns,
+  COMMON_OPTIONS.container,
   COMMON_OPTIONS.attach,
   COMMON_OPTIONS.version,
 ];
@@ -74,7 +78,7 @@ export function parseArgs(argv: string[]): Parsed<TcpacceptOptions> {
 export function attachPlan(
   opts: TcpacceptOptions,
   native: NativeBinding,
-  containers: Pick<ContainerFilters, 'rodata' | 'reuseMaps'> = { rodata: {}, reuseMaps: {} },
+  containers: Pick<ContainerFilters, 'rodata' | 'reuseMaps' | 'mapUpdates'> = NO_CONTAINER_FILTERS,
 ): AttachPlan {
   return {
     tool: PROG,
@@ -85,6 +89,7 @@ export function attachPlan(
       ...containers.rodata,
     },
     reuseMaps: containers.reuseMaps,
+    mapUpdates: containers.mapUpdates,
     // The accept() exits too, for an accept() already waiting when tracing
     // starts, which the kretprobe cannot see; it reports every other one.
     kprobe: {
@@ -116,7 +121,9 @@ async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
     containers.close(); // the loaded object holds its own fds of the maps
   }
   return traceUntilStopped(io, attached, (tracer) => {
-    streamRows(PROG, tracer, io, rows, { lostLine: opts.json ? lostJson : undefined });
+    // -j always says who (every key is always there); text only with -C.
+    const suffixes = opts.container || opts.json ? identityTexts(native.records, opts.json) : undefined;
+    streamRows(PROG, tracer, io, rows, { suffixes, lostLine: opts.json ? lostJson : undefined });
     return opts.json ? '' : `${acceptHeader(opts)}\n`; // bcc's tcpaccept has no banner
   });
 }

@@ -16,11 +16,22 @@ import {
 } from './cli/args.js';
 import { help, type OptionDoc, usage } from './cli/help.js';
 import { parseUid } from './cli/values.js';
-import { type ContainerFilters, containerFilters } from './containers.js';
+import { type ContainerFilters, containerFilters, NO_CONTAINER_FILTERS } from './containers.js';
 import { decodeCounts } from './count.js';
 import { UsageError } from './errors.js';
 import { chooseTransport, streamRows } from './events.js';
-import { BANNER, countJson, countTable, header, jsonRowParts, lostJson, rowParts, rowPieces } from './format.js';
+import {
+  BANNER,
+  countJson,
+  countTable,
+  header,
+  joinSuffixes,
+  jsonRowParts,
+  lostJson,
+  rowParts,
+  rowPieces,
+} from './format.js';
+import { identityTexts } from './identity.js';
 import type { NativeBinding, NativeTracer } from './native.js';
 import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
@@ -62,6 +73,9 @@ export const OPTIONS: OptionDoc[] = [
   // Ours, after bcc's: bcc's usage line stays as it is.
   { short: '-T', long: '--time', help: 'include time column on output (HH:MM:SS)' },
   { short: '-j', long: '--json', help: 'print one JSON object per line (every field; no header)' },
+  COMMON_OPTIONS.cgroup,
+  COMMON_OPTIONS.netns,
+  COMMON_OPTIONS.container,
   COMMON_OPTIONS.attach,
   COMMON_OPTIONS.version,
 ];
@@ -107,7 +121,7 @@ export function parseArgs(argv: string[]): Parsed<TcpconnectOptions> {
 export function attachPlan(
   opts: TcpconnectOptions,
   native: NativeBinding,
-  containers: Pick<ContainerFilters, 'rodata' | 'reuseMaps'> = { rodata: {}, reuseMaps: {} },
+  containers: Pick<ContainerFilters, 'rodata' | 'reuseMaps' | 'mapUpdates'> = NO_CONTAINER_FILTERS,
 ): AttachPlan {
   // -c ignores -L (as bcc): counts need no local port, so nothing waits for
   // it. -j prints every field, the local port included.
@@ -125,6 +139,7 @@ export function attachPlan(
       ...containers.rodata,
     },
     reuseMaps: containers.reuseMaps,
+    mapUpdates: containers.mapUpdates,
     kprobe: {
       // Attached in this order: each kretprobe before its kprobe, so that no
       // call entered between the two is taken for a missed kretprobe.
@@ -170,7 +185,11 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   }
   const cache = dns && new dns.DnsCache();
   const start = (tracer: NativeTracer): string => {
-    const suffixes = cache && dns?.dnsQueries(native.records, cache, opts.json);
+    const queries = cache && dns?.dnsQueries(native.records, cache, opts.json);
+    // -j always says who (every key is always there); text only with -C.
+    const who = opts.container || opts.json ? identityTexts(native.records, opts.json) : undefined;
+    const suffixes =
+      queries || who ? (batch: Buffer) => joinSuffixes(opts.json, who?.(batch), queries?.(batch)) ?? [] : undefined;
     streamRows(PROG, tracer, io, rows, { suffixes, lostLine: opts.json ? lostJson : undefined });
     // -j: lines only. -c prints the banner, then nothing until it is stopped (as bcc).
     if (opts.json) return '';

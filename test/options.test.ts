@@ -68,6 +68,9 @@ describe('parseArgs', () => {
         dns: false,
         cgroupmap: undefined,
         mntnsmap: undefined,
+        cgroups: [],
+        netns: [],
+        container: false,
         attach: 'auto',
       },
     });
@@ -107,6 +110,9 @@ describe('parseArgs', () => {
         dns: false,
         cgroupmap: undefined,
         mntnsmap: undefined,
+        cgroups: [],
+        netns: [],
+        container: false,
         attach: 'auto',
       },
     };

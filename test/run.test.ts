@@ -334,7 +334,9 @@ describe('run', () => {
     await Promise.resolve();
     expect(h.out.join('')).toBe('');
     h.kernel.emit!([[record({ pid: 10, tsUs: 1, task: 'curl', dport: 80 })]], 2);
-    expect(h.out.join('')).toMatch(/^\{"event":"lost","count":2\}\n\{"event":"connect",.*"pid":10,.*"dport":80\}\n$/);
+    expect(h.out.join('')).toMatch(
+      /^\{"event":"lost","count":2\}\n\{"event":"connect",.*"pid":10,.*"dport":80,"cgroup_id":0,"cgroup":null,"container":null,"mntns":0,"netns":0\}\n$/,
+    );
     expect(h.err).toContain('Possibly lost 2 samples');
     const { rodata } = h.kernel.opened[0].spec;
     expect([rodata.want_ts[0], rodata.want_uid[0], rodata.defer_to_lport[0]]).toEqual([1, 1, 1]); // every field

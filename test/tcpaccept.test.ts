@@ -42,6 +42,9 @@ describe('tcpaccept flags', () => {
         family: 6,
         cgroupmap: '/m',
         mntnsmap: undefined,
+        cgroups: [],
+        netns: [],
+        container: false,
         attach: 'auto',
       },
     });

@@ -6,13 +6,13 @@
 // (values.ts has the parsers).
 
 import { Command, CommanderError, Option } from 'commander';
-
+import { parseCgroupDir, parseNetns } from '../cgroups.js';
 import { UsageError } from '../errors.js';
 import { version } from '../package.js';
 import type { OptionDoc } from './help.js';
 import { type AttachMethod, parseAttach, parseMapPath, parsePid, parsePorts } from './values.js';
 
-type RawOptions = Record<string, string | boolean | undefined>;
+type RawOptions = Record<string, string | string[] | boolean | undefined>;
 
 function program(prog: string, options: OptionDoc[]): Command {
   const cmd = new Command(prog)
@@ -24,6 +24,7 @@ function program(prog: string, options: OptionDoc[]): Command {
   for (const doc of options) {
     const flags = [doc.short, doc.long].filter(Boolean).join(', ') + (doc.metavar ? ` <${doc.metavar}>` : '');
     const opt = new Option(flags, doc.help);
+    if (doc.repeat) opt.argParser((value: string, given?: string[]) => [...(given ?? []), value]);
     if (doc.group)
       opt.conflicts(options.filter((o) => o.group === doc.group && o !== doc).map((o) => o.long.replace(/^--/, '')));
     cmd.addOption(opt);
@@ -86,19 +87,46 @@ export const COMMON_OPTIONS = {
     metavar: 'METHOD',
     help: 'kernel hooks: auto (kprobes where the kernel has them, else tracepoints), kprobe, or tracepoint',
   },
+  cgroup: {
+    long: '--cgroup',
+    metavar: 'PATH',
+    help: 'trace tasks in this cgroup v2 directory or below it only (repeatable)',
+    repeat: true,
+  },
+  netns: {
+    long: '--netns',
+    metavar: 'PATH',
+    help: 'trace tasks in this network namespace only, e.g. /run/netns/NAME (repeatable)',
+    repeat: true,
+  },
+  container: {
+    short: '-C',
+    long: '--container',
+    help: 'include CONTAINER column: container id, else systemd unit, else cgroup path',
+  },
   version: { short: '-V', long: '--version', help: "show program's version number and exit" },
 } satisfies Record<string, OptionDoc>;
 
 /** An option's value as given, if it was. */
-export const given = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+export const given = (v: string | string[] | boolean | undefined): string | undefined =>
+  typeof v === 'string' ? v : undefined;
 
-/** What both tools take: -p, -P, -4/-6, --cgroupmap, --mntnsmap, --attach. */
+/** A repeatable option's values, in order ([] if not given). */
+const repeated = (v: string | string[] | boolean | undefined): string[] => (Array.isArray(v) ? v : []);
+
+/** What both tools take: -p, -P, -4/-6, --cgroupmap, --mntnsmap, --cgroup, --netns, -C, --attach. */
 export interface CommonOptions {
   pid?: number;
   ports?: number[];
   family: 0 | 4 | 6;
   cgroupmap?: string;
   mntnsmap?: string;
+  /** --cgroup: cgroup v2 directories, checked */
+  cgroups: string[];
+  /** --netns: namespace files (netnsInode checks they are network namespaces) */
+  netns: string[];
+  /** -C */
+  container: boolean;
   attach: AttachMethod;
 }
 
@@ -115,6 +143,9 @@ export function commonOptions(o: RawOptions): CommonOptions {
     family: o.ipv4 ? 4 : o.ipv6 ? 6 : 0,
     cgroupmap: cgroupmap === undefined ? undefined : parseMapPath('--cgroupmap', cgroupmap),
     mntnsmap: mntnsmap === undefined ? undefined : parseMapPath('--mntnsmap', mntnsmap),
+    cgroups: repeated(o.cgroup).map(parseCgroupDir),
+    netns: repeated(o.netns).map(parseNetns),
+    container: Boolean(o.container),
     attach: attach === undefined ? 'auto' : parseAttach(attach),
   };
 }

@@ -12,6 +12,8 @@ export interface OptionDoc {
   help: string;
   /** options sharing a group are mutually exclusive: [-4 | -6] */
   group?: string;
+  /** may be given more than once (argparse's action='append'): its values, in order */
+  repeat?: boolean;
 }
 
 const WIDTH = 78; // argparse: terminal columns (80 by default) - 2

@@ -11,6 +11,8 @@
 import * as dnsPacket from 'dns-packet';
 import { LRUCache } from 'lru-cache';
 
+import { jsonText, printable } from '../text.js';
+
 export const DNS_CACHE_SIZE = 10240;
 const DNS_TTL_MS = 24 * 60 * 60 * 1000;
 /** bcc appends the delay when the answer came more than this before the connect. */
@@ -23,8 +25,6 @@ interface Entry {
 
 /** An address's bytes as a map key: 4 bytes for IPv4, 16 for IPv6, never equal. */
 const key = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it finds
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 const LOCALHOST = new Set([key(Uint8Array.of(127, 0, 0, 1)), key(Uint8Array.of(...Array(15).fill(0), 1))]);
 
 export class DnsCache {
@@ -80,7 +80,7 @@ export class DnsCache {
     const hit = this.resolve(daddr, tsUs);
     if (hit === undefined) return 'No DNS Query';
     if (hit === 'localhost') return hit;
-    const name = hit.name.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    const name = printable(hit.name);
     return hit.ageMs > DNS_DELAY_MS ? `${name} (${hit.ageMs.toFixed(3)}ms)` : name;
   }
 
@@ -89,8 +89,7 @@ export class DnsCache {
     const hit = this.resolve(daddr, tsUs);
     const name = hit === undefined ? null : hit === 'localhost' ? hit : hit.name;
     const age = typeof hit === 'object' ? Number(hit.ageMs.toFixed(3)) : null;
-    const text = JSON.stringify(name).replace(/[\x7f-\x9f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
-    return `,"query":${text},"query_age_ms":${age}`;
+    return `,"query":${jsonText(name)},"query_age_ms":${age}`;
   }
 
   get size(): number {

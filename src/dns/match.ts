@@ -6,6 +6,7 @@
 
 import type { NativeRecords } from '../native.js';
 import { forEachRecord, microseconds } from '../records.js';
+import { rowBytes } from '../text.js';
 import type { DnsCache } from './cache.js';
 
 /**
@@ -25,10 +26,9 @@ export function dnsQueries(records: NativeRecords, cache: DnsCache, json = false
       } else if (kind === recordConnect) {
         const start = off + e.daddr;
         const daddr = batch.subarray(start, start + (batch[off + e.ip] === 4 ? 4 : 16));
-        // The RowWriter takes text as bytes, one per char: the query's UTF-8.
         const tsUs = microseconds(batch, off + e.ts_ns);
         const text = json ? cache.queryJson(daddr, tsUs) : cache.query(daddr, tsUs);
-        queries.push(Buffer.from(text).toString('latin1'));
+        queries.push(rowBytes(text));
       }
     });
     return queries;

@@ -9,6 +9,8 @@ import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
+import { cgroup2Mount } from '../../src/cgroups.js';
+
 import {
   ACCEPT_CLI,
   ATTACH,
@@ -46,14 +48,6 @@ function pinMap(name: string, keySize: number, valueSize: number, type = 'hash')
   return p;
 }
 
-function cgroup2Root(): string {
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (post?.startsWith('cgroup2 ')) return pre.split(' ')[4];
-  }
-  throw new Error('no cgroup2 mount');
-}
-
 describeE2E('--cgroupmap and --mntnsmap end to end', () => {
   let ports: Awaited<ReturnType<typeof listeners>>;
   let cgroupDir: string;
@@ -63,7 +57,7 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
     if (!fs.readFileSync('/proc/self/mounts', 'utf8').includes(` ${BPFFS} bpf `))
       execFileSync('mount', ['-t', 'bpf', 'bpf', BPFFS]);
     ports = await listeners();
-    cgroupDir = path.join(cgroup2Root(), tag);
+    cgroupDir = path.join(cgroup2Mount()!, tag);
     fs.mkdirSync(cgroupDir);
     cgroupId = fs.statSync(cgroupDir, { bigint: true }).ino; // the cgroup v2 id
   });

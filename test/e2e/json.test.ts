@@ -72,6 +72,11 @@ describeE2E('-j end to end', () => {
         'lport',
         'daddr',
         'dport',
+        'cgroup_id',
+        'cgroup',
+        'container',
+        'mntns',
+        'netns',
       ]);
       expect(o.event).toBe('connect');
       expect(o.tid).toBe(o.pid); // the connector's main thread
@@ -133,7 +138,23 @@ describeE2E('-j end to end', () => {
     const accepts = parse(accept).filter((o) => o.lport === port);
     expect(accepts.map((o) => o.rport)).toEqual(c.localPorts);
     for (const o of accepts) {
-      expect(Object.keys(o)).toEqual(['event', 'time', 'pid', 'tid', 'comm', 'ip', 'raddr', 'rport', 'laddr', 'lport']);
+      expect(Object.keys(o)).toEqual([
+        'event',
+        'time',
+        'pid',
+        'tid',
+        'comm',
+        'ip',
+        'raddr',
+        'rport',
+        'laddr',
+        'lport',
+        'cgroup_id',
+        'cgroup',
+        'container',
+        'mntns',
+        'netns',
+      ]);
       expect([o.event, o.pid, o.ip, o.raddr, o.laddr]).toEqual(['accept', process.pid, 4, '127.0.0.1', '127.0.0.1']);
     }
     const counted = parse(count).filter((o) => o.dport === port);

@@ -31,11 +31,14 @@ const options = {
   printUid: false,
   count: false,
   dns: false,
+  cgroups: [] as string[],
+  netns: [] as string[],
+  container: false,
   attach: 'kprobe',
 } as const;
 
 describeE2E('kprobe path', () => {
-  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d, --cgroupmap, --mntnsmap alike)', async () => {
+  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d, -C, -j, every container filter alike)', async () => {
     const native = loadNative();
     for (const extra of [
       {},
@@ -43,9 +46,21 @@ describeE2E('kprobe path', () => {
       { count: true },
       { dns: true },
       { containers: true },
+      { container: true, json: true },
     ]) {
       // The container filters' code, with the object's own (empty) maps.
-      const containers = { rodata: { filter_cgroup: Buffer.from([1]), filter_mntns: Buffer.from([1]) }, reuseMaps: {} };
+      const netns = Buffer.alloc(4 * native.records.maxNetnsFilters);
+      const containers = {
+        rodata: {
+          filter_cgroup: Buffer.from([1]),
+          filter_mntns: Buffer.from([1]),
+          filter_cgroups: Buffer.from([1, 0, 0, 0]),
+          filter_netns_count: Buffer.from([1, 0, 0, 0]),
+          filter_netns: netns,
+        },
+        reuseMaps: {},
+        mapUpdates: [],
+      };
       const plan = attachPlan({ ...options, ...extra }, native, 'containers' in extra ? containers : undefined);
       const tracer = new native.Tracer(plan.object, spec(native, plan.rodata, plan.kprobe.programs));
       try {
@@ -61,7 +76,18 @@ describeE2E('kprobe path', () => {
   it("loads tcpaccept's kretprobe and it passes the verifier", () => {
     const native = loadNative();
     const plan = acceptPlan(
-      { json: false, time: false, timestamp: false, family: 6, pid: 1, ports: [22], attach: 'kprobe' },
+      {
+        json: false,
+        time: false,
+        timestamp: false,
+        family: 6,
+        pid: 1,
+        ports: [22],
+        cgroups: [],
+        netns: [],
+        container: false,
+        attach: 'kprobe',
+      },
       native,
     );
     const tracer = new native.Tracer(plan.object, spec(native, plan.rodata, plan.kprobe.programs));
