@@ -39,7 +39,15 @@ constexpr FieldName kFields[] = {
     {"tid", 'd', 20},
     {"isotime", 's', 27},
     {"taskjson", 's', 6 * TASK_COMM_LEN + 2},
+    // Who: the caller's text for the record's cgroup, and the namespaces' inodes.
+    {"who", 's', 0},
+    {"mntns", 'd', 20},
+    {"netns", 'd', 20},
 };
+
+// Cgroups whose 'who' text is kept at once: a host has hundreds.
+constexpr size_t kWhoKept = 65536;
+const std::string kNoText;
 
 // n bytes from s to at, returning at + n. A row is a dozen copies of 1 to
 // 16 bytes: done here with a few fixed-size moves (two overlapping ones
@@ -220,6 +228,12 @@ RowWriter::RowWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RowWrite
                        std::string()});
     longest_ += std::max<size_t>(kFields[f].longest, std::max(0, pieces_.back().width));
   }
+  has_who_ = std::any_of(pieces_.begin(), pieces_.end(), [](const Piece& p) { return p.field == Field::kWho; });
+  if (has_who_) {
+    if (info.Length() < 2 || !info[1].IsFunction())
+      throw Napi::TypeError::New(env, "a row with the 'who' field needs who(cgroupId)");
+    who_ = Napi::Persistent(info[1].As<Napi::Function>());
+  }
   repeatable_ = std::none_of(pieces_.begin(), pieces_.end(), [](const Piece& p) {
     return p.field == Field::kSeconds || p.field == Field::kClock || p.field == Field::kIsoTime;
   });
@@ -253,17 +267,38 @@ void RowWriter::Int(const Piece& p, uint64_t v) {
   Pad(p, q, end - q);
 }
 
-// Room for one more row (and its newline) in out_, and at_ where it goes.
-void RowWriter::Reserve(size_t suffix) {
+// The 'who' text of a cgroup: kept from an earlier row, or asked of JS
+// (once per cgroup, unless its answer is not to be kept).
+const std::string& RowWriter::Who(Napi::Env env, uint64_t cgroup_id) {
+  auto kept = who_kept_.find(cgroup_id);
+  if (kept != who_kept_.end()) return kept->second;
+  Napi::Value answer = who_.Call({Napi::BigInt::New(env, cgroup_id)});
+  if (!answer.IsArray()) throw Napi::TypeError::New(env, "who() must return [text, keep]");
+  Napi::Array pair = answer.As<Napi::Array>();
+  std::string text;
+  Latin1(pair.Get(uint32_t{0}), text);
+  if (!pair.Get(uint32_t{1}).ToBoolean().Value()) {
+    // Not kept: a row written before with an older text must not repeat.
+    for (Recent& r : recent_) r.key.clear();
+    who_asked_ = std::move(text);
+    return who_asked_;
+  }
+  if (who_kept_.size() >= kWhoKept) who_kept_.clear();
+  return who_kept_.emplace(cgroup_id, std::move(text)).first->second;
+}
+
+// Room for one more row (and its newline) in out_, and at_ where it goes;
+// extra: the caller's texts in it (suffix, who).
+void RowWriter::Reserve(size_t extra) {
   size_t used = at_ ? at_ - out_->data() : 0;
-  size_t need = used + longest_ + suffix + 1;
+  size_t need = used + longest_ + extra + 1;
   if (need > out_->size()) out_->resize(std::max(need, out_->size() * 2));
   at_ = out_->data() + used;
 }
 
-void RowWriter::Write(const event& e, const std::string& suffix, const char* clock) {
-  Reserve(suffix.size());
-  if (!looking_) return WriteFields(e, suffix, clock);
+void RowWriter::Write(const event& e, const std::string& suffix, const std::string& who, const char* clock) {
+  Reserve(suffix.size() + who.size());
+  if (!looking_) return WriteFields(e, suffix, who, clock);
   const char* key = reinterpret_cast<const char*>(&e) + offsetof(event, kind);
   constexpr size_t kKeyBytes = sizeof(event) - offsetof(event, kind);
   written_++;
@@ -275,16 +310,16 @@ void RowWriter::Write(const event& e, const std::string& suffix, const char* clo
     }
   }
   char* row = at_;
-  WriteFields(e, suffix, clock);
+  WriteFields(e, suffix, who, clock);
   Recent& r = recent_[recent_next_++ % recent_.size()];
   r.key.assign(key, kKeyBytes);
   r.text.assign(row, at_ - row);
 }
 
-void RowWriter::WriteFields(const event& e, const std::string& suffix, const char* clock) {
+void RowWriter::WriteFields(const event& e, const std::string& suffix, const std::string& who, const char* clock) {
   // Spaces, so that padding is only a step over them: one fill per row,
   // not one per field.
-  memset(at_, ' ', longest_ + suffix.size());
+  memset(at_, ' ', longest_ + suffix.size() + who.size());
   char addr[INET6_ADDRSTRLEN];
   for (const Piece& p : pieces_) {
     switch (p.field) {
@@ -365,6 +400,15 @@ void RowWriter::WriteFields(const event& e, const std::string& suffix, const cha
         Str(p, task, JsonString(e.task, strnlen(e.task, sizeof e.task), task));
         break;
       }
+      case Field::kWho:
+        Str(p, who.data(), who.size());
+        break;
+      case Field::kMntns:
+        Int(p, e.mntns);
+        break;
+      case Field::kNetns:
+        Int(p, e.netns);
+        break;
     }
   }
 }
@@ -407,7 +451,7 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
     event e;
     memcpy(&e, c.data(), sizeof e);
     if (suffixed) Latin1(suffixes.Get(n_row++), suffix);
-    Write(e, suffix, clock);
+    Write(e, suffix, has_who_ ? Who(env, e.cgroup_id) : kNoText, clock);
     *at_++ = '\n';
   }
   size_t n = at_ ? at_ - out_->data() : 0;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 struct event;
@@ -21,7 +22,10 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new RowWriter([{ text } | { field, conv, width, precision, left }])
+  // new RowWriter([{ text } | { field, conv, width, precision, left }], who?)
+  // who(cgroupId: bigint) -> [text, keep]: the 'who' field's text for a
+  // cgroup (-C's CONTAINER, -j's cgroup keys), asked once per cgroup and
+  // kept when `keep` (a name not found yet is asked again).
   explicit RowWriter(const Napi::CallbackInfo& info);
 
  private:
@@ -41,6 +45,9 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
     kTid,
     kIsoTime,
     kTaskJson,
+    kWho,
+    kMntns,
+    kNetns,
   };
   struct Piece {
     Field field;
@@ -59,15 +66,20 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   Napi::Value Format(const Napi::CallbackInfo& info);
 
   static void Latin1(Napi::Value v, std::string& out);
-  void Reserve(size_t suffix);
-  void Write(const event& e, const std::string& suffix, const char* clock);
-  void WriteFields(const event& e, const std::string& suffix, const char* clock);
+  const std::string& Who(Napi::Env env, uint64_t cgroup_id);
+  void Reserve(size_t extra);
+  void Write(const event& e, const std::string& suffix, const std::string& who, const char* clock);
+  void WriteFields(const event& e, const std::string& suffix, const std::string& who, const char* clock);
   void Str(const Piece& p, const char* s, size_t n);
   void Pad(const Piece& p, const char* s, size_t n);
   void Int(const Piece& p, uint64_t v);
 
   std::vector<Piece> pieces_;
-  size_t longest_ = 0;  // the longest row the pieces make, suffix and newline aside
+  bool has_who_ = false;
+  Napi::FunctionReference who_;
+  std::unordered_map<uint64_t, std::string> who_kept_;  // bounded: cleared when full
+  std::string who_asked_;                               // the last answer not kept
+  size_t longest_ = 0;                                  // the longest row the pieces make, suffix and newline aside
   // Rows are written here, at at_ (grown by Reserve), and lent to JS as
   // format()'s text until the next call.
   std::shared_ptr<std::string> out_ = std::make_shared<std::string>();

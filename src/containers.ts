@@ -60,31 +60,40 @@ function untrustedLink(file: string): string | undefined {
   return undefined;
 }
 
-/** Opens the pinned map once, checks what that fd is, and returns it. */
+/**
+ * Opens the pinned map once, checks what that fd is, and returns it. A path
+ * that leads to no pinned map is a usage error (a filter must not fail
+ * open); a pinned map of the wrong kind stops the run (exit 1).
+ */
 function openFilterMap(tool: string, native: NativeBinding, map: FilterMap): number {
   const where = `${tool}: ${map.flag} ${map.path}`;
+  const unusable = (why: string): never => {
+    throw new UsageError(`argument ${map.flag}: ${map.path}: ${why}`);
+  };
   const link = untrustedLink(map.path);
-  if (link) throw new FatalError(`${where}: ${link} is a symlink owned by a user other than root`);
+  if (link) unusable(`${link} is a symlink owned by a user other than root`);
   let st: fs.StatsFs;
   try {
     st = fs.statfsSync(map.path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new FatalError(code === 'ENOENT' ? `${where}: no such file` : `${where}: ${String(err)}`);
+    return unusable(code === 'ENOENT' ? 'no such file' : String(err));
   }
-  if (st.type !== BPF_FS_MAGIC)
-    throw new FatalError(`${where}: not on a BPF filesystem (pin the map under /sys/fs/bpf)`);
+  if (st.type !== BPF_FS_MAGIC) unusable('not on a BPF filesystem (pin the map under /sys/fs/bpf)');
   let opened: ReturnType<NativeBinding['openPinnedMap']>;
   try {
     opened = native.openPinnedMap(map.path);
   } catch (err) {
-    throw new FatalError(`${where}: ${bpfErrorData(err).message}`);
+    return unusable(bpfErrorData(err).message);
   }
   const refuse = (why: string): never => {
     fs.closeSync(opened.fd);
     throw new FatalError(`${where}: ${why}`);
   };
-  if (!opened.isMap) refuse('not a BPF map');
+  if (!opened.isMap) {
+    fs.closeSync(opened.fd);
+    unusable('not a BPF map');
+  }
   if (opened.type !== BPF_MAP_TYPE_HASH) {
     const kind = MAP_TYPES[opened.type!] ?? `type ${opened.type}`;
     refuse(`${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} map, not a hash map`);
@@ -146,7 +155,7 @@ export function containerFilters(
     for (const dir of cgroups) dirs.push(fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY));
   } catch (err) {
     close();
-    if (err instanceof FatalError) throw err;
+    if (err instanceof FatalError || err instanceof UsageError) throw err;
     throw new FatalError(`${tool}: ${String(err)}`);
   }
   const netnsBytes = Buffer.alloc(4 * maxNetnsFilters);

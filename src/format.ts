@@ -15,14 +15,16 @@ const FORMATS = {
   time: { header: '%-9s', row: '%-9s' },
   timestamp: { header: '%-9s', row: '%-9.3f' },
   uid: { header: '%-6s', row: '%-6d' },
+  // bcc's rows end in " %s": -d's QUERY, else nothing (a trailing space).
   plain: {
     header: '%-7s %-12s %-2s %-16s %-16s %-6s',
-    row: '%-7d %-12.12s %-2d %-16s %-16s %-6d %s',
+    row: '%-7d %-12.12s %-2d %-16s %-16s %-6d',
   },
   lport: {
     header: '%-7s %-12s %-2s %-16s %-6s %-16s %-6s',
-    row: '%-7d %-12.12s %-2d %-16s %-6d %-16s %-6d %s',
+    row: '%-7d %-12.12s %-2d %-16s %-6d %-16s %-6d',
   },
+  last: ' %s',
   // tcpaccept (tools/tcpaccept.py): no banner; -T and -t prefixes.
   accept: {
     header: '%-7s %-12s %-2s %-16s %-5s %-16s %-5s',
@@ -30,18 +32,18 @@ const FORMATS = {
   },
   // -j: one JSON object per line, every key always there. The same
   // RowWriter prints them: isotime is RFC 3339 UTC from the record's stamp,
-  // taskjson the whole COMM as a JSON string. The identity keys (cgroup,
-  // container, namespaces) and -d's come in as the suffix.
+  // taskjson the whole COMM as a JSON string, who the cgroup keys
+  // (src/identity.ts), and the suffix -d's keys.
   json: {
     connect:
       '{"event":"connect","time":"%s","pid":%d,"tid":%d,"comm":%s,"uid":%d,"ip":%d,' +
-      '"saddr":"%s","lport":%d,"daddr":"%s","dport":%d%s}',
+      '"saddr":"%s","lport":%d,"daddr":"%s","dport":%d%s,"mntns":%d,"netns":%d%s}',
     accept:
       '{"event":"accept","time":"%s","pid":%d,"tid":%d,"comm":%s,"ip":%d,' +
-      '"raddr":"%s","rport":%d,"laddr":"%s","lport":%d%s}',
+      '"raddr":"%s","rport":%d,"laddr":"%s","lport":%d%s,"mntns":%d,"netns":%d}',
   },
   // -C: CONTAINER after DPORT (LPORT for tcpaccept), before -d's QUERY.
-  container: { header: '%-12s', cell: '%-12s' },
+  container: { header: '%-12s', cell: ' %-12s' },
   // -c: bcc prints "\n" + header, then each key as "%-25s %-25s %-20s" and
   // the count as "%s %-10d" of that.
   count: {
@@ -72,19 +74,6 @@ export function header(cols: Columns): string {
   return cols.dns ? `${line} QUERY` : line;
 }
 
-/**
- * The suffix of each row, per connect record: -C's CONTAINER and -d's
- * QUERY (or, with -j, their keys), either or both; undefined for neither.
- */
-export function joinSuffixes(
-  json: boolean,
-  container: string[] | undefined,
-  query: string[] | undefined,
-): string[] | undefined {
-  if (!container || !query) return container ?? query;
-  return container.map((c, i) => (json ? c + query[i] : `${sprintf(FORMATS.container.cell, c)} ${query[i]}`));
-}
-
 /** One format of a row and the record fields its conversions print, in order. */
 export type RowPart = readonly [format: string, fields: readonly RowField[]];
 
@@ -96,18 +85,27 @@ export function rowParts(cols: Columns): RowPart[] {
   if (cols.printUid) parts.push([FORMATS.uid.row, ['uid']]);
   parts.push(
     cols.lport
-      ? [FORMATS.lport.row, ['pid', 'task', 'ip', 'saddr', 'lport', 'daddr', 'dport', 'suffix']]
-      : [FORMATS.plain.row, ['pid', 'task', 'ip', 'saddr', 'daddr', 'dport', 'suffix']],
+      ? [FORMATS.lport.row, ['pid', 'task', 'ip', 'saddr', 'lport', 'daddr', 'dport']]
+      : [FORMATS.plain.row, ['pid', 'task', 'ip', 'saddr', 'daddr', 'dport']],
   );
+  if (!cols.container) parts.push([FORMATS.last, ['suffix']]);
+  else if (!cols.dns) parts.push([FORMATS.last, ['who']]);
+  else parts.push([FORMATS.container.cell, ['who']], [FORMATS.last, ['suffix']]);
   return parts;
 }
 
 /** -j's object for a connect (tcpconnect) or an accept (tcpaccept: the local end is saddr/lport). */
 export function jsonRowParts(event: 'connect' | 'accept'): RowPart[] {
   const { json } = FORMATS;
+  const who: RowField[] = ['who', 'mntns', 'netns'];
   return event === 'connect'
-    ? [[json.connect, ['isotime', 'pid', 'tid', 'taskjson', 'uid', 'ip', 'saddr', 'lport', 'daddr', 'dport', 'suffix']]]
-    : [[json.accept, ['isotime', 'pid', 'tid', 'taskjson', 'ip', 'daddr', 'dport', 'saddr', 'lport', 'suffix']]];
+    ? [
+        [
+          json.connect,
+          ['isotime', 'pid', 'tid', 'taskjson', 'uid', 'ip', 'saddr', 'lport', 'daddr', 'dport', ...who, 'suffix'],
+        ],
+      ]
+    : [[json.accept, ['isotime', 'pid', 'tid', 'taskjson', 'ip', 'daddr', 'dport', 'saddr', 'lport', ...who]]];
 }
 
 /** -c -j: one object per line of the table, in its order. */
@@ -169,6 +167,6 @@ export function acceptRowParts(cols: AcceptColumns): RowPart[] {
   if (cols.time) parts.push([time.row, ['clock']]);
   if (cols.timestamp) parts.push([timestamp.row, ['seconds']]);
   parts.push([accept.row, ['pid', 'task', 'ip', 'daddr', 'dport', 'saddr', 'lport']]);
-  if (cols.container) parts.push([' %s', ['suffix']]);
+  if (cols.container) parts.push([FORMATS.last, ['who']]);
   return parts;
 }

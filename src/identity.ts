@@ -1,44 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Who made each connect (or accept) of a batch, by container and service:
-// -C's CONTAINER text, or -j's keys (cgroup_id, cgroup, container, mntns,
-// netns), one per connect record in batch order, as the RowWriter takes
-// its suffixes. The kernel took the ids when it happened; the names come
-// from src/cgroups.ts, once per cgroup.
+// Who made a connect (or accept), by container and service: the RowWriter's
+// 'who' field for a cgroup id the kernel took when it happened. -C's
+// CONTAINER text, or -j's keys (cgroup_id, cgroup, container). The addon
+// asks once per cgroup and keeps the answer, so a row costs a lookup in C;
+// a name src/cgroups.ts cannot find yet (cgroup:ID, "cgroup":null) is asked
+// again next time.
 
-import { CgroupNames, containerId, containerLabel, MAX_CGROUP_DIRS } from './cgroups.js';
-import type { NativeRecords } from './native.js';
-import { forEachRecord } from './records.js';
+import { CgroupNames, containerId, containerLabel } from './cgroups.js';
 import { jsonText, printable, rowBytes } from './text.js';
 
-export function identityTexts(
-  records: NativeRecords,
-  json: boolean,
-  names = new CgroupNames(),
-): (batch: Buffer) => string[] {
-  const e = records.event.offsets;
-  // Each resolved cgroup's text, made once: a row then costs a lookup.
-  const made = new Map<bigint, string>();
-  const text = (id: bigint): string => {
-    const known = made.get(id);
-    if (known !== undefined) return known;
+export function whoText(json: boolean, names = new CgroupNames()): (cgroupId: bigint) => [string, boolean] {
+  return (id) => {
     const path = names.path(id);
-    const t = json
+    const text = json
       ? `,"cgroup_id":${id},"cgroup":${jsonText(path)},"container":${jsonText(path === null ? null : containerId(path))}`
       : printable(path === null ? `cgroup:${id}` : containerLabel(path));
-    const bytes = rowBytes(t);
-    if (path !== null && made.size < MAX_CGROUP_DIRS) made.set(id, bytes);
-    return bytes;
-  };
-  return (batch) => {
-    const texts: string[] = [];
-    forEachRecord(batch, records, (kind, off) => {
-      if (kind !== records.recordConnect) return;
-      const t = text(batch.readBigUInt64LE(off + e.cgroup_id));
-      texts.push(
-        json ? `${t},"mntns":${batch.readUInt32LE(off + e.mntns)},"netns":${batch.readUInt32LE(off + e.netns)}` : t,
-      );
-    });
-    return texts;
+    return [rowBytes(text), path !== null];
   };
 }

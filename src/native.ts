@@ -54,7 +54,10 @@ export type RowField =
   | 'suffix' // text the caller gives (-d's QUERY)
   | 'tid'
   | 'isotime' // RFC 3339 UTC of the record's stamp (-j)
-  | 'taskjson'; // the whole COMM as a JSON string (-j)
+  | 'taskjson' // the whole COMM as a JSON string (-j)
+  | 'who' // the text the RowWriter's who() gives for the record's cgroup (-C, -j)
+  | 'mntns'
+  | 'netns';
 
 /** A row, piece by piece: literal text, or a field with its printf conversion. */
 export type RowPiece =
@@ -111,7 +114,11 @@ export interface NativeRecords {
 
 export interface NativeBinding {
   Tracer: new (object: string, spec: TracerSpec) => NativeTracer;
-  RowWriter: new (pieces: RowPiece[]) => NativeRowWriter;
+  /** who: the 'who' field's text for a cgroup id, and whether to keep it (asked once per cgroup if so) */
+  RowWriter: new (
+    pieces: RowPiece[],
+    who?: (cgroupId: bigint) => [text: string, keep: boolean],
+  ) => NativeRowWriter;
   records: NativeRecords;
   /** a 4-byte (IPv4) or 16-byte (IPv6) address as the rows print it */
   addressText(bytes: Uint8Array): string;

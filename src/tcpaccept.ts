@@ -17,7 +17,7 @@ import { help, type OptionDoc, usage } from './cli/help.js';
 import { type ContainerFilters, containerFilters, NO_CONTAINER_FILTERS } from './containers.js';
 import { chooseTransport, streamRows } from './events.js';
 import { acceptHeader, acceptRowParts, jsonRowParts, lostJson, rowPieces } from './format.js';
-import { identityTexts } from './identity.js';
+import { whoText } from './identity.js';
 import type { NativeBinding } from './native.js';
 import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
@@ -108,7 +108,11 @@ export function attachPlan(
 async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const native = preflight(PROG, io);
   const containers = containerFilters(PROG, native, opts);
-  const rows = new native.RowWriter(rowPieces(opts.json ? jsonRowParts('accept') : acceptRowParts(opts)));
+  // -j always says who (every key is always there); text rows only with -C.
+  const rows = new native.RowWriter(
+    rowPieces(opts.json ? jsonRowParts('accept') : acceptRowParts(opts)),
+    opts.json || opts.container ? whoText(opts.json) : undefined,
+  );
   const transport = chooseTransport(
     native,
     { ordered: false, stamped: opts.timestamp || opts.json },
@@ -121,9 +125,7 @@ async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
     containers.close(); // the loaded object holds its own fds of the maps
   }
   return traceUntilStopped(io, attached, (tracer) => {
-    // -j always says who (every key is always there); text only with -C.
-    const suffixes = opts.container || opts.json ? identityTexts(native.records, opts.json) : undefined;
-    streamRows(PROG, tracer, io, rows, { suffixes, lostLine: opts.json ? lostJson : undefined });
+    streamRows(PROG, tracer, io, rows, { lostLine: opts.json ? lostJson : undefined });
     return opts.json ? '' : `${acceptHeader(opts)}\n`; // bcc's tcpaccept has no banner
   });
 }

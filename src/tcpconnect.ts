@@ -20,18 +20,8 @@ import { type ContainerFilters, containerFilters, NO_CONTAINER_FILTERS } from '.
 import { decodeCounts } from './count.js';
 import { UsageError } from './errors.js';
 import { chooseTransport, streamRows } from './events.js';
-import {
-  BANNER,
-  countJson,
-  countTable,
-  header,
-  joinSuffixes,
-  jsonRowParts,
-  lostJson,
-  rowParts,
-  rowPieces,
-} from './format.js';
-import { identityTexts } from './identity.js';
+import { BANNER, countJson, countTable, header, jsonRowParts, lostJson, rowParts, rowPieces } from './format.js';
+import { whoText } from './identity.js';
 import type { NativeBinding, NativeTracer } from './native.js';
 import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
@@ -170,7 +160,11 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   // Only -d needs dns-packet and lru-cache: loading them costs start-up time.
   const dns = opts.dns ? await import('./dns/index.js') : undefined;
   const containers = containerFilters(PROG, native, opts);
-  const rows = new native.RowWriter(rowPieces(opts.json ? jsonRowParts('connect') : rowParts(opts)));
+  // -j always says who (every key is always there); text rows only with -C.
+  const rows = new native.RowWriter(
+    rowPieces(opts.json ? jsonRowParts('connect') : rowParts(opts)),
+    opts.json || opts.container ? whoText(opts.json) : undefined,
+  );
   // -d: an answer must be read before the connect it names; -t, -d, -j print time.
   const transport = chooseTransport(
     native,
@@ -185,11 +179,7 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   }
   const cache = dns && new dns.DnsCache();
   const start = (tracer: NativeTracer): string => {
-    const queries = cache && dns?.dnsQueries(native.records, cache, opts.json);
-    // -j always says who (every key is always there); text only with -C.
-    const who = opts.container || opts.json ? identityTexts(native.records, opts.json) : undefined;
-    const suffixes =
-      queries || who ? (batch: Buffer) => joinSuffixes(opts.json, who?.(batch), queries?.(batch)) ?? [] : undefined;
+    const suffixes = cache && dns?.dnsQueries(native.records, cache, opts.json);
     streamRows(PROG, tracer, io, rows, { suffixes, lostLine: opts.json ? lostJson : undefined });
     // -j: lines only. -c prints the banner, then nothing until it is stopped (as bcc).
     if (opts.json) return '';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { CgroupNames, cgroup2Mount, containerId, containerLabel } from '../src/cgroups.js';
-import { identityTexts } from '../src/identity.js';
+import { whoText } from '../src/identity.js';
 
 const hex = (c: string) => c.repeat(64);
 
@@ -92,39 +92,24 @@ describe('CgroupNames', () => {
     expect(names.path(later)).toBe('/later');
   });
 
-  it('prints an id no directory has as cgroup:<id> under -C, and null keys under -j', () => {
+  it('names an id no directory has cgroup:<id> under -C, null under -j, and asks again for it later', () => {
     const root = tree('x');
-    const records = {
-      event: { size: 96, offsets: { kind: 8, cgroup_id: 80, mntns: 88, netns: 92 } },
-      frameBytes: 4,
-      recordConnect: 1,
-    } as unknown as Parameters<typeof identityTexts>[0];
-    const batch = Buffer.alloc(4 + 96);
-    batch.writeUInt32LE(96, 0);
-    batch.writeUInt32LE(1, 4 + 8);
-    batch.writeBigUInt64LE(987654321n, 4 + 80);
-    batch.writeUInt32LE(11, 4 + 88);
-    batch.writeUInt32LE(22, 4 + 92);
-    expect(identityTexts(records, false, new CgroupNames(root))(batch)).toEqual(['cgroup:987654321']);
-    expect(identityTexts(records, true, new CgroupNames(root))(batch)).toEqual([
-      ',"cgroup_id":987654321,"cgroup":null,"container":null,"mntns":11,"netns":22',
+    expect(whoText(false, new CgroupNames(root))(987654321n)).toEqual(['cgroup:987654321', false]);
+    expect(whoText(true, new CgroupNames(root))(987654321n)).toEqual([
+      ',"cgroup_id":987654321,"cgroup":null,"container":null',
+      false,
+    ]);
+    const id = ino(path.join(root, 'x'));
+    expect(whoText(true, new CgroupNames(root))(id)).toEqual([
+      `,"cgroup_id":${id},"cgroup":"/x","container":null`,
+      true,
     ]);
   });
 
   it('escapes control bytes a delegated user put in a directory name', () => {
     const root = tree('evil\n123 sshd');
-    const names = new CgroupNames(root);
     const id = ino(path.join(root, 'evil\n123 sshd'));
-    expect(containerLabel(names.path(id)!)).toBe('/evil\n123 sshd');
-    const records = {
-      event: { size: 96, offsets: { kind: 8, cgroup_id: 80, mntns: 88, netns: 92 } },
-      frameBytes: 4,
-      recordConnect: 1,
-    } as unknown as Parameters<typeof identityTexts>[0];
-    const batch = Buffer.alloc(4 + 96);
-    batch.writeUInt32LE(96, 0);
-    batch.writeUInt32LE(1, 4 + 8);
-    batch.writeBigUInt64LE(id, 4 + 80);
-    expect(identityTexts(records, false, names)(batch)).toEqual(['/evil\\x0a123 sshd']);
+    expect(whoText(false, new CgroupNames(root))(id)).toEqual(['/evil\\x0a123 sshd', true]);
+    expect(whoText(true, new CgroupNames(root))(id)[0]).toContain('"cgroup":"/evil\\n123 sshd"');
   });
 });

@@ -18,6 +18,9 @@ export interface EventFields {
   lport?: number;
   dport?: number;
   task?: string; // latin1
+  cgroupId?: bigint;
+  mntns?: number;
+  netns?: number;
 }
 
 /** An address's bytes, from its text. */
@@ -43,6 +46,9 @@ export function record(f: EventFields): Buffer {
   r.set(addressBytes(f.daddr ?? (ip === 4 ? '127.0.0.1' : '::1')), o.daddr);
   r[o.ip] = ip;
   r.write(f.task ?? '', o.task, taskCommLen, 'latin1');
+  r.writeBigUInt64LE(f.cgroupId ?? 0n, o.cgroup_id);
+  r.writeUInt32LE(f.mntns ?? 0, o.mntns);
+  r.writeUInt32LE(f.netns ?? 0, o.netns);
   return r;
 }
 

@@ -18,7 +18,9 @@ const built = addonPath() !== null;
 const BCC_CAPTURED = readFileSync(new URL('./fixtures/bcc-captured-output.txt', import.meta.url), 'latin1');
 if (!built && process.env.CI !== 'true') console.warn(`skipping rows test: the addon is not built`);
 
-const writer = (parts: RowPart[]): NativeRowWriter => new (loadNative().RowWriter)(rowPieces(parts));
+const writer = (parts: RowPart[], who?: (id: bigint) => [string, boolean]): NativeRowWriter =>
+  new (loadNative().RowWriter)(rowPieces(parts), who);
+const WHO = (id: bigint): [string, boolean] => [`,"cgroup_id":${id},"cgroup":"/x","container":null`, true];
 const NOW = new Date(2026, 0, 2, 3, 4, 5).getTime();
 
 /** One row, as -d prints it (the suffix), or as every other mode does (''). */
@@ -119,7 +121,7 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
 
   describe('as -j objects', () => {
     it('parse, field for field, the whole COMM whatever its bytes, and the time from the stamp', () => {
-      const w = writer(jsonRowParts('connect'));
+      const w = writer(jsonRowParts('connect'), WHO);
       const tsNs = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
       for (const [task, comm] of [
         ['a-very-long-name', 'a-very-long-name'],
@@ -129,7 +131,19 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
       ]) {
         const text = w
           .format(
-            eventRecord({ tsNs, pid: 7, uid: 1000, task, ip: 6, daddr: '2001:db8::1', lport: 5, dport: 443 }),
+            eventRecord({
+              tsNs,
+              pid: 7,
+              uid: 1000,
+              task,
+              ip: 6,
+              daddr: '2001:db8::1',
+              lport: 5,
+              dport: 443,
+              cgroupId: 2n ** 63n + 5n,
+              mntns: 4026531841,
+              netns: 4026531840,
+            }),
             NOW,
           )
           .toString('latin1');
@@ -148,17 +162,51 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
           lport: 5,
           daddr: '2001:db8::1',
           dport: 443,
+          cgroup_id: Number(2n ** 63n + 5n),
+          cgroup: '/x',
+          container: null,
+          mntns: 4026531841,
+          netns: 4026531840,
         });
+        expect(text).toContain(`"cgroup_id":${2n ** 63n + 5n},`); // every digit of a u64
         expect(Math.abs(Date.parse(o.time) - Date.now())).toBeLessThan(1000);
         expect(o.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
       }
     });
 
     it('of tcpaccept name the remote end raddr/rport and the local one laddr/lport', () => {
-      const w = writer(jsonRowParts('accept'));
+      const w = writer(jsonRowParts('accept'), WHO);
       const text = w.format(eventRecord({ saddr: '10.0.0.1', lport: 22, daddr: '10.0.0.2', dport: 40000 }), NOW);
       const o = JSON.parse(text.toString('latin1'));
       expect([o.event, o.raddr, o.rport, o.laddr, o.lport]).toEqual(['accept', '10.0.0.2', 40000, '10.0.0.1', 22]);
+    });
+
+    it('ask who() once per cgroup when it says keep, and again for a name it could not find', () => {
+      const asked: bigint[] = [];
+      const w = writer(
+        rowParts({ timestamp: false, printUid: false, lport: false, dns: false, container: true }),
+        (id) => {
+          asked.push(id);
+          return id === 9n ? ['cgroup:9', false] : [`unit-${id}.service`, true];
+        },
+      );
+      const batch = framed(
+        ...[1n, 2n, 1n, 9n, 1n, 9n].map((cgroupId, i) => record({ pid: 100 + i, task: 'curl', dport: 80, cgroupId })),
+      );
+      const rows = w.format(batch, NOW).toString('latin1').split('\n').slice(0, -1);
+      expect(rows.map((r) => r.split(' ').pop())).toEqual([
+        'unit-1.service',
+        'unit-2.service',
+        'unit-1.service',
+        'cgroup:9',
+        'unit-1.service',
+        'cgroup:9',
+      ]);
+      expect(asked).toEqual([1n, 2n, 9n, 9n]);
+      // bcc's row, then the column.
+      expect(rows[0]).toBe(
+        `${'100'.padEnd(7)} ${'curl'.padEnd(12)} 4  ${'127.0.0.1'.padEnd(16)} ${'127.0.0.1'.padEnd(16)} ${'80'.padEnd(6)} unit-1.service`,
+      );
     });
   });
 

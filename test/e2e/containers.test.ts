@@ -144,8 +144,19 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
         pinned.push(p);
         return p;
       },
-      'not on a BPF filesystem',
+      'not on a BPF filesystem (pin the map under /sys/fs/bpf)',
     ],
+  ])('refuses %s with a usage error (exit 2), loading nothing', async (_what, make, message) => {
+    const p = make();
+    for (const flag of ['--cgroupmap', '--mntnsmap']) {
+      const r = spawnSync(process.execPath, [CLI, flag, p, ...ATTACH], { encoding: 'utf8', timeout: 10000 });
+      expect([r.status, r.stdout]).toEqual([2, '']);
+      expect(r.stderr.trimEnd().split('\n').pop()).toBe(`tcpconnect: error: argument ${flag}: ${p}: ${message}`);
+    }
+    expect(await ourProgramsAfterExit()).toEqual([]);
+  });
+
+  it.each([
     ['an array map', () => pin('array', 4, 8, 'array'), 'an array map, not a hash map'],
     ['a hash map with 4-byte keys', () => pin('key4', 4, 8), 'keys of 4 bytes; it needs 8-byte keys'],
   ])('refuses %s with exit 1 and one line, loading nothing', async (_what, make, message) => {
@@ -155,7 +166,7 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
       expect(r.status).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe(
-        `tcpconnect: ${flag} ${p}: ${message}${message.endsWith('keys') ? ` (${flag === '--cgroupmap' ? 'cgroup v2 ids' : 'mount namespace ids'})` : ''}${message.startsWith('not on') ? ' (pin the map under /sys/fs/bpf)' : ''}\n`,
+        `tcpconnect: ${flag} ${p}: ${message}${message.endsWith('keys') ? ` (${flag === '--cgroupmap' ? 'cgroup v2 ids' : 'mount namespace ids'})` : ''}\n`,
       );
     }
     expect(await ourProgramsAfterExit()).toEqual([]);
@@ -184,9 +195,9 @@ describeE2E('--cgroupmap and --mntnsmap end to end', () => {
       spawnSync(process.execPath, [CLI, '--cgroupmap', link, ...ATTACH], { encoding: 'utf8', timeout: 10000 });
     fs.lchownSync(link, NOBODY, NOBODY);
     const refused = run();
-    expect([refused.status, refused.stderr]).toEqual([
-      1,
-      `tcpconnect: --cgroupmap ${link}: ${link} is a symlink owned by a user other than root\n`,
+    expect([refused.status, refused.stderr.trimEnd().split('\n').pop()]).toEqual([
+      2,
+      `tcpconnect: error: argument --cgroupmap: ${link}: ${link} is a symlink owned by a user other than root`,
     ]);
     fs.lchownSync(link, 0, 0); // root's own link is followed
     const tool = await ToolRun.start(['--cgroupmap', link, ...ATTACH]);
