@@ -301,6 +301,8 @@ static __always_inline void read_flow(struct event *ev, struct sock *sk, __u8 ip
  * program, where bpf_get_current_task_btf() (5.11+) lets its PID and comm be
  * read with plain loads rather than two helper calls; kernels without the
  * helper never see the call (the CO-RE test makes that branch dead code).
+ * With want_identity, its cgroup and its namespaces too (the namespaces by
+ * plain loads there as well).
  */
 static __always_inline void read_task(struct event *ev, bool btf)
 {
@@ -311,20 +313,28 @@ static __always_inline void read_task(struct event *ev, bool btf)
 		ev->ts_ns = bpf_ktime_get_ns();
 	if (want_uid)
 		ev->uid = (__u32)bpf_get_current_uid_gid();
-	if (want_identity) {
-		struct task_struct *current = (struct task_struct *)bpf_get_current_task();
-
+	if (want_identity)
 		ev->cgroup_id = bpf_get_current_cgroup_id();
-		ev->mntns = BPF_CORE_READ(current, nsproxy, mnt_ns, ns.inum);
-		ev->netns = BPF_CORE_READ(current, nsproxy, net_ns, ns.inum);
-	}
 	if (btf && bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
 		struct task_struct *task = bpf_get_current_task_btf();
 
+		if (want_identity) {
+			struct nsproxy *ns = task->nsproxy;
+
+			ev->mntns = ns->mnt_ns->ns.inum;
+			ev->netns = ns->net_ns->ns.inum;
+		}
 		ev->pid = task->tgid;
 		ev->tid = task->pid;
 		__builtin_memcpy(ev->task, task->comm, sizeof(ev->task));
 		return;
+	}
+	if (want_identity) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct nsproxy *ns = BPF_CORE_READ(task, nsproxy);
+
+		ev->mntns = BPF_CORE_READ(ns, mnt_ns, ns.inum);
+		ev->netns = BPF_CORE_READ(ns, net_ns, ns.inum);
 	}
 	pid_tgid = bpf_get_current_pid_tgid();
 	ev->pid = pid_tgid >> 32;

@@ -13,7 +13,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+# (npm install may rewrite package-lock.json's formatting: not a change.)
+if [ -n "$(git status --porcelain --untracked-files=no -- . ':!package-lock.json' 2>/dev/null)" ]; then
 	echo "release: the tree has uncommitted changes; commit or stash them first" >&2
 	exit 1
 fi
