@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include "errors.h"
 
@@ -68,22 +69,12 @@ Napi::Value NamespaceType(const Napi::CallbackInfo& info) {
   if (fd < 0) ThrowBpfError(env, errno, "open " + path);
   int type = ioctl(fd, NS_GET_NSTYPE);
   close(fd);
-  switch (type) {
-    case CLONE_NEWNET:
-      return Napi::String::New(env, "net");
-    case CLONE_NEWNS:
-      return Napi::String::New(env, "mnt");
-    case CLONE_NEWPID:
-      return Napi::String::New(env, "pid");
-    case CLONE_NEWUTS:
-      return Napi::String::New(env, "uts");
-    case CLONE_NEWIPC:
-      return Napi::String::New(env, "ipc");
-    case CLONE_NEWUSER:
-      return Napi::String::New(env, "user");
-    case CLONE_NEWCGROUP:
-      return Napi::String::New(env, "cgroup");
-    default:
-      return type < 0 ? env.Null() : Napi::String::New(env, "other");
-  }
+  if (type < 0) return env.Null();
+  static const std::pair<int, const char*> kKinds[] = {
+      {CLONE_NEWNET, "net"}, {CLONE_NEWNS, "mnt"},    {CLONE_NEWPID, "pid"},       {CLONE_NEWUTS, "uts"},
+      {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUSER, "user"}, {CLONE_NEWCGROUP, "cgroup"},
+  };
+  for (const auto& [flag, kind] : kKinds)
+    if (type == flag) return Napi::String::New(env, kind);
+  return Napi::String::New(env, "other");
 }

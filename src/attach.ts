@@ -11,6 +11,7 @@ import os from 'node:os';
 import type { AttachMethod } from './cli/values.js';
 import { bpfErrorData, FatalError } from './errors.js';
 import type { TransportChoice } from './events.js';
+import { identityWanted } from './identity.js';
 import type { NativeBinding, NativeTracer, TracerSpec } from './native.js';
 import type { Io } from './run.js';
 
@@ -54,7 +55,7 @@ export function commonRodata(
     filter_ports_on: flag(opts.ports),
     filter_ports: ports,
     filter_family: Buffer.from([opts.family]),
-    want_identity: flag(opts.container || opts.json),
+    want_identity: flag(identityWanted(opts)),
   };
 }
 

@@ -37,22 +37,24 @@ export function cgroup2Mount(mountinfo?: string): string | null {
   return null;
 }
 
+/** A path option's value that exists: its stat, or a usage error naming the flag (an empty path never names a filter). */
+function pathArgument(flag: string, value: string, give: string, missing: string): fs.Stats {
+  if (value === '') throw new UsageError(`argument ${flag}: an empty path is no ${give}`);
+  try {
+    return fs.statSync(value);
+  } catch {
+    throw new UsageError(`argument ${flag}: ${value}: ${missing}`);
+  }
+}
+
 /** --cgroup PATH: a directory on a cgroup v2 mount, or a usage error. */
 export function parseCgroupDir(dir: string): string {
-  const refuse = (why: string): never => {
-    throw new UsageError(`argument --cgroup: ${why}`);
-  };
-  if (dir === '') refuse('an empty path is no cgroup; give a cgroup v2 directory');
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    return refuse(`${dir}: no such directory`);
-  }
-  if (!st.isDirectory()) refuse(`${dir}: not a directory`);
+  const st = pathArgument('--cgroup', dir, 'cgroup; give a cgroup v2 directory', 'no such directory');
+  if (!st.isDirectory()) throw new UsageError(`argument --cgroup: ${dir}: not a directory`);
   if (fs.statfsSync(dir).type !== CGROUP2_SUPER_MAGIC) {
     const mount = cgroup2Mount();
-    refuse(`${dir}: not a cgroup v2 directory (${mount ? `cgroup2 is mounted at ${mount}` : 'no cgroup2 is mounted'})`);
+    const where = mount ? `cgroup2 is mounted at ${mount}` : 'no cgroup2 is mounted';
+    throw new UsageError(`argument --cgroup: ${dir}: not a cgroup v2 directory (${where})`);
   }
   return dir;
 }
@@ -63,17 +65,9 @@ export function parseCgroupDir(dir: string): string {
  * (netnsInode).
  */
 export function parseNetns(file: string): string {
-  const refuse = (why: string): never => {
-    throw new UsageError(`argument --netns: ${why}`);
-  };
-  if (file === '') refuse('an empty path is no namespace; give /run/netns/NAME or /proc/PID/ns/net');
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch {
-    return refuse(`${file}: no such file`);
-  }
-  if (st.isDirectory() || fs.statfsSync(file).type !== NSFS_MAGIC) refuse(`${file}: not a namespace file`);
+  const st = pathArgument('--netns', file, 'namespace; give /run/netns/NAME or /proc/PID/ns/net', 'no such file');
+  if (st.isDirectory() || fs.statfsSync(file).type !== NSFS_MAGIC)
+    throw new UsageError(`argument --netns: ${file}: not a namespace file`);
   return file;
 }
 

@@ -112,8 +112,11 @@ export interface ContainerFilters {
   close(): void;
 }
 
+/** What an attach plan takes of the filters. */
+export type ContainerPlan = Pick<ContainerFilters, 'rodata' | 'reuseMaps' | 'mapUpdates'>;
+
 /** No container filter: what an attach plan holds when it is made without any (tests). */
-export const NO_CONTAINER_FILTERS: Pick<ContainerFilters, 'rodata' | 'reuseMaps' | 'mapUpdates'> = {
+export const NO_CONTAINER_FILTERS: ContainerPlan = {
   rodata: {},
   reuseMaps: {},
   mapUpdates: [],

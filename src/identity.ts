@@ -19,3 +19,11 @@ export function whoText(json: boolean, names = new CgroupNames()): (cgroupId: bi
     return [rowBytes(text), path !== null];
   };
 }
+
+/** Whether records carry who made them, and rows say it: -C, and -j (every key always there). */
+export const identityWanted = (opts: { json?: boolean; container?: boolean }): boolean =>
+  Boolean(opts.json || opts.container);
+
+/** The RowWriter's who() for these options, or undefined when no row says who. */
+export const whoFor = (opts: { json: boolean; container: boolean }): ReturnType<typeof whoText> | undefined =>
+  identityWanted(opts) ? whoText(opts.json) : undefined;

@@ -14,10 +14,10 @@ import {
   versionText,
 } from './cli/args.js';
 import { help, type OptionDoc, usage } from './cli/help.js';
-import { type ContainerFilters, containerFilters, NO_CONTAINER_FILTERS } from './containers.js';
+import { type ContainerPlan, containerFilters, NO_CONTAINER_FILTERS } from './containers.js';
 import { chooseTransport, streamRows } from './events.js';
 import { acceptHeader, acceptRowParts, jsonRowParts, lostJson, rowPieces } from './format.js';
-import { whoText } from './identity.js';
+import { whoFor } from './identity.js';
 import type { NativeBinding } from './native.js';
 import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
@@ -78,7 +78,7 @@ export function parseArgs(argv: string[]): Parsed<TcpacceptOptions> {
 export function attachPlan(
   opts: TcpacceptOptions,
   native: NativeBinding,
-  containers: Pick<ContainerFilters, 'rodata' | 'reuseMaps' | 'mapUpdates'> = NO_CONTAINER_FILTERS,
+  containers: ContainerPlan = NO_CONTAINER_FILTERS,
 ): AttachPlan {
   return {
     tool: PROG,
@@ -108,11 +108,7 @@ export function attachPlan(
 async function trace(opts: TcpacceptOptions, io: Io): Promise<number> {
   const native = preflight(PROG, io);
   const containers = containerFilters(PROG, native, opts);
-  // -j always says who (every key is always there); text rows only with -C.
-  const rows = new native.RowWriter(
-    rowPieces(opts.json ? jsonRowParts('accept') : acceptRowParts(opts)),
-    opts.json || opts.container ? whoText(opts.json) : undefined,
-  );
+  const rows = new native.RowWriter(rowPieces(opts.json ? jsonRowParts('accept') : acceptRowParts(opts)), whoFor(opts));
   const transport = chooseTransport(
     native,
     { ordered: false, stamped: opts.timestamp || opts.json },

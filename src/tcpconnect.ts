@@ -16,12 +16,12 @@ import {
 } from './cli/args.js';
 import { help, type OptionDoc, usage } from './cli/help.js';
 import { parseUid } from './cli/values.js';
-import { type ContainerFilters, containerFilters, NO_CONTAINER_FILTERS } from './containers.js';
+import { type ContainerPlan, containerFilters, NO_CONTAINER_FILTERS } from './containers.js';
 import { decodeCounts } from './count.js';
 import { UsageError } from './errors.js';
 import { chooseTransport, streamRows } from './events.js';
 import { BANNER, countJson, countTable, header, jsonRowParts, lostJson, rowParts, rowPieces } from './format.js';
-import { whoText } from './identity.js';
+import { whoFor } from './identity.js';
 import type { NativeBinding, NativeTracer } from './native.js';
 import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
@@ -111,7 +111,7 @@ export function parseArgs(argv: string[]): Parsed<TcpconnectOptions> {
 export function attachPlan(
   opts: TcpconnectOptions,
   native: NativeBinding,
-  containers: Pick<ContainerFilters, 'rodata' | 'reuseMaps' | 'mapUpdates'> = NO_CONTAINER_FILTERS,
+  containers: ContainerPlan = NO_CONTAINER_FILTERS,
 ): AttachPlan {
   // -c ignores -L (as bcc): counts need no local port, so nothing waits for
   // it. -j prints every field, the local port included.
@@ -160,11 +160,7 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   // Only -d needs dns-packet and lru-cache: loading them costs start-up time.
   const dns = opts.dns ? await import('./dns/index.js') : undefined;
   const containers = containerFilters(PROG, native, opts);
-  // -j always says who (every key is always there); text rows only with -C.
-  const rows = new native.RowWriter(
-    rowPieces(opts.json ? jsonRowParts('connect') : rowParts(opts)),
-    opts.json || opts.container ? whoText(opts.json) : undefined,
-  );
+  const rows = new native.RowWriter(rowPieces(opts.json ? jsonRowParts('connect') : rowParts(opts)), whoFor(opts));
   // -d: an answer must be read before the connect it names; -t, -d, -j print time.
   const transport = chooseTransport(
     native,

@@ -35,6 +35,9 @@ async function startJson(args: string[], cli?: string): Promise<ToolRun> {
   return tool;
 }
 
+/** Who made it: the keys every -j object ends with (before -d's). */
+const WHO_KEYS = ['cgroup_id', 'cgroup', 'container', 'mntns', 'netns'];
+
 describeE2E('-j end to end', () => {
   let ports: Awaited<ReturnType<typeof listeners>>;
   beforeAll(async () => {
@@ -72,11 +75,7 @@ describeE2E('-j end to end', () => {
         'lport',
         'daddr',
         'dport',
-        'cgroup_id',
-        'cgroup',
-        'container',
-        'mntns',
-        'netns',
+        ...WHO_KEYS,
       ]);
       expect(o.event).toBe('connect');
       expect(o.tid).toBe(o.pid); // the connector's main thread
@@ -149,11 +148,7 @@ describeE2E('-j end to end', () => {
         'rport',
         'laddr',
         'lport',
-        'cgroup_id',
-        'cgroup',
-        'container',
-        'mntns',
-        'netns',
+        ...WHO_KEYS,
       ]);
       expect([o.event, o.pid, o.ip, o.raddr, o.laddr]).toEqual(['accept', process.pid, 4, '127.0.0.1', '127.0.0.1']);
     }
