@@ -69,8 +69,13 @@ const CGROUP2 = fs
   .find((l) => l.split(' - ')[1]?.startsWith('cgroup2 '))
   ?.split(' ')[4];
 
+// A mount namespace with no cgroup2 mounted (sh execs the tracer: its PID is the one measured).
+const withoutCgroup2 = `umount -l ${CGROUP2}; exec "$0" "$@"`;
+
 // Each tracer: how to start it, when it is ready, and how to count what it saw.
-const TRACERS = {
+// BENCH_ONLY=name,name runs only those (and the floor, the baseline of the table).
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const ALL_TRACERS = {
   // Prints no rows: what hooking the tracepoint costs before any work.
   'hook floor': { cmd: [FLOOR, FLOOR_OBJ], ready: 1, count: null, out: 'file' },
   'tcpconnect > file': { cmd: [node, bin('tcpconnect')], ready: 2, count: countLines('storm-connec'), out: 'file' },
@@ -78,6 +83,16 @@ const TRACERS = {
   // -j prints no header: ready when stderr says how it traces.
   'tcpconnect -j > file': {
     cmd: [node, bin('tcpconnect'), '-j'],
+    ready: 'stderr',
+    count: (text) => text.split('\n').filter((l) => l.includes('"comm":"storm-connec')).length,
+    out: 'file',
+  },
+  // -j as on a host with no cgroup2: each row waits for the SYN's net_dev_queue.
+  'tcpconnect -j (no cgroup2)': {
+    cmd: [
+      ...['unshare', '-m', '--propagation', 'private', 'sh', '-c', withoutCgroup2],
+      ...[node, bin('tcpconnect'), '-j'],
+    ],
     ready: 'stderr',
     count: (text) => text.split('\n').filter((l) => l.includes('"comm":"storm-connec')).length,
     out: 'file',
@@ -106,6 +121,10 @@ const TRACERS = {
     },
   }),
 };
+
+const TRACERS = Object.fromEntries(
+  Object.entries(ALL_TRACERS).filter(([name]) => !ONLY || name === 'hook floor' || ONLY.includes(name)),
+);
 
 function countLines(comm) {
   return (text) => text.split('\n').filter((l) => l.includes(` ${comm}`)).length;

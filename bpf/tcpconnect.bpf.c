@@ -330,6 +330,44 @@ int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
+/*
+ * -L and -j on the tracepoint path, where a cgroup v2 hierarchy is mounted:
+ * the whole row at once, from the hook tcp_connect() calls in the
+ * connecting thread, with the local port chosen and the SYN not yet built.
+ * It runs once per connect; only connection set-up calls sock_ops
+ * programs, never a data packet. Attached at the cgroup2 root, so every
+ * socket's cgroup inherits it; user space undoes the attach (a link) at
+ * exit. Without cgroup2, tcpc_state holds the row for tcpc_dev_queue.
+ */
+SEC("sockops")
+int tcpc_connect_cb(struct bpf_sock_ops *skops)
+{
+	bool direct = use_ringbuf && !do_count;
+	struct event stack, *ev;
+	struct bpf_sock *bsk;
+	struct sock *sk;
+
+	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	bsk = skops->sk;
+	if (!bsk)
+		return 1;
+	sk = (struct sock *)bpf_skc_to_tcp_sock(bsk);
+	if (!sk || !task_wanted())
+		return 1;
+	ev = record_begin(&stack, direct);
+	if (!ev)
+		return 1;
+	read_flow(ev, sk, sock_ip(sk, true), true);
+	if (!flow_wanted(ev)) {
+		record_drop(ev, direct);
+		return 1;
+	}
+	read_task(ev, true);
+	output(skops, ev, direct);
+	return 1;
+}
+
 /* The SYN is queued in the connecting thread with its local port chosen.
  * Runs for every transmitted packet, so it is BTF-typed (plain loads, as
  * tcpc_state) and looks in the map only for a sock still in SYN_SENT: the

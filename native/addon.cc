@@ -65,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ringBufferSupported", Napi::Function::New(env, RingBufferSupported, "ringBufferSupported"));
   exports.Set("perCpuRingsSupported", Napi::Function::New(env, PerCpuRingsSupported, "perCpuRingsSupported"));
   exports.Set("openPinnedMap", Napi::Function::New(env, OpenPinnedMap, "openPinnedMap"));
+  exports.Set("connectRowsSupported", Napi::Function::New(env, ConnectRowsSupported, "connectRowsSupported"));
   exports.Set("namespaceType", Napi::Function::New(env, NamespaceType, "namespaceType"));
   exports.Set("collate", Napi::Function::New(env, Collate, "collate"));
   exports.Set("records", Records(env));

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -157,11 +158,29 @@ void Tracer::ReuseMaps(Napi::Env env, Napi::Object pinned) {
   }
 }
 
-// attach([name]): all or nothing; on failure the links made here are undone.
+// A cgroup program (sock_ops) on the cgroup v2 directory at path, as a link:
+// closing it (at exit, or when the process dies) detaches it.
+static bpf_link* AttachCgroup(bpf_program* prog, const std::string& path) {
+  if (path.empty()) {
+    errno = EINVAL;  // the caller found no cgroup v2 root to name
+    return nullptr;
+  }
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  bpf_link* link = bpf_program__attach_cgroup(prog, fd);
+  int err = errno;
+  close(fd);
+  errno = err;
+  return link;
+}
+
+// attach([name], cgroupRoot?): all or nothing; on failure the links made
+// here are undone. cgroupRoot: where sock_ops programs attach.
 Napi::Value Tracer::Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!obj_) throw Napi::Error::New(env, "tracer is closed");
   Napi::Array names = info[0].As<Napi::Array>();
+  std::string cgroup_root = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   size_t first = links_.size();
   for (uint32_t i = 0; i < names.Length(); i++) {
     std::string name = names.Get(i).As<Napi::String>();
@@ -169,7 +188,9 @@ Napi::Value Tracer::Attach(const Napi::CallbackInfo& info) {
     ClearLibbpfLog();
     errno = 0;
     bpf_link* link = nullptr;
-    if (prog && bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT && !TracefsMounted())
+    if (prog && bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS)
+      link = AttachCgroup(prog, cgroup_root);
+    else if (prog && bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT && !TracefsMounted())
       link = AttachTracepointByPrivateTracefs(prog);
     else if (prog)
       link = bpf_program__attach(prog);

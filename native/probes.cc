@@ -34,6 +34,17 @@ Napi::Value RingBufferSupported(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1);
 }
 
+Napi::Value ConnectRowsSupported(const Napi::CallbackInfo& info) {
+  static const bpf_func_id kUsed[] = {
+      BPF_FUNC_get_current_pid_tgid,      BPF_FUNC_get_current_uid_gid, BPF_FUNC_get_current_cgroup_id,
+      BPF_FUNC_current_task_under_cgroup, BPF_FUNC_get_current_task,    BPF_FUNC_get_current_task_btf,
+      BPF_FUNC_skc_to_tcp_sock,
+  };
+  bool ok = true;
+  for (bpf_func_id id : kUsed) ok = ok && libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, id, nullptr) == 1;
+  return Napi::Boolean::New(info.Env(), ok);
+}
+
 Napi::Value OpenPinnedMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>();

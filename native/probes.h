@@ -14,6 +14,11 @@ Napi::Value RingBufferSupported(const Napi::CallbackInfo& info);
 // perCpuRingsSupported() -> whether it holds ring buffers in a map (5.10+)
 Napi::Value PerCpuRingsSupported(const Napi::CallbackInfo& info);
 
+// connectRowsSupported() -> whether a sock_ops program may read the
+// connecting task as bpf/tcpconnect.bpf.c's tcpc_connect_cb does (6.1's
+// sock_ops has no current-task helpers; 6.18's has)
+Napi::Value ConnectRowsSupported(const Napi::CallbackInfo& info);
+
 // openPinnedMap(path) -> { fd, isMap, type, keySize }: the pinned object,
 // opened once. The fd is what the checks were made on and what the tracer
 // uses (its reuseMaps); the caller closes it.

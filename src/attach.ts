@@ -63,6 +63,8 @@ interface ProbeSet {
   programs: string[];
   /** what the user is told is hooked, e.g. "kprobes on tcp_v4_connect, tcp_v6_connect" */
   hooks: string;
+  /** the cgroup v2 root directory, where the set's sock_ops program attaches */
+  cgroupRoot?: string;
 }
 
 export interface AttachPlan {
@@ -167,7 +169,7 @@ export function openAndAttach(
   const failures: string[] = plan.method === 'auto' && !kprobesAvailable ? [NO_KPROBES] : [];
   for (const [method, set] of sets) {
     try {
-      tracer.attach(set.programs);
+      tracer.attach(set.programs, set.cgroupRoot);
       const fallback = failures.length ? ` (kprobes unavailable: ${failures[0]})` : '';
       return { tracer, notice: `${plan.tool}: tracing with ${set.hooks}${fallback}` };
     } catch (err) {

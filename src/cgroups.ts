@@ -37,6 +37,20 @@ export function cgroup2Mount(mountinfo?: string): string | null {
   return null;
 }
 
+/**
+ * The root of the whole cgroup v2 hierarchy, where a program attached sees
+ * every socket; null if cgroup2 is not mounted, or only a cgroup
+ * namespace's subtree is (the root cgroup's directory is inode 1).
+ */
+export function cgroup2Root(): string | null {
+  const mount = cgroup2Mount();
+  try {
+    return mount !== null && fs.statSync(mount).ino === 1 ? mount : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A path option's value that exists: its stat, or a usage error naming the flag (an empty path never names a filter). */
 function pathArgument(flag: string, value: string, give: string, missing: string): fs.Stats {
   if (value === '') throw new UsageError(`argument ${flag}: an empty path is no ${give}`);
@@ -120,6 +134,11 @@ export class CgroupNames {
     private readonly mount: string | null = cgroup2Mount(),
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Whether a path can ever be found: false with no cgroup2 mounted, when every id stays unnamed. */
+  get resolvable(): boolean {
+    return this.mount !== null;
+  }
 
   /** The path of cgroup `id`, or null when the mount has no such directory (any more). */
   path(id: bigint): string | null {

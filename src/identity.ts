@@ -5,7 +5,7 @@
 // CONTAINER text, or -j's keys (cgroup_id, cgroup, container). The addon
 // asks once per cgroup and keeps the answer, so a row costs a lookup in C;
 // a name src/cgroups.ts cannot find yet (cgroup:ID, "cgroup":null) is asked
-// again next time.
+// again next time, unless no cgroup2 is mounted to find it in.
 
 import { CgroupNames, containerId, containerLabel } from './cgroups.js';
 import { jsonText, printable, rowBytes } from './text.js';
@@ -16,7 +16,7 @@ export function whoText(json: boolean, names = new CgroupNames()): (cgroupId: bi
     const text = json
       ? `,"cgroup_id":${id},"cgroup":${jsonText(path)},"container":${jsonText(path === null ? null : containerId(path))}`
       : printable(path === null ? `cgroup:${id}` : containerLabel(path));
-    return [rowBytes(text), path !== null];
+    return [rowBytes(text), path !== null || !names.resolvable];
   };
 }
 

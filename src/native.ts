@@ -23,8 +23,8 @@ export interface TracerSpec {
 }
 
 export interface NativeTracer {
-  /** Attaches every program named, or none of them (throws). */
-  attach(programs: string[]): void;
+  /** Attaches every program named, or none of them (throws). Cgroup programs (sock_ops) attach to cgroupRoot. */
+  attach(programs: string[], cgroupRoot?: string): void;
   /**
    * Reads the records, one call per read with a batch in time order (or
    * null), and what was lost or malformed since the last call. The batch
@@ -126,6 +126,8 @@ export interface NativeBinding {
   ringBufferSupported(): boolean;
   /** whether it can hold ring buffers in a map, one per CPU (5.10+) */
   perCpuRingsSupported(): boolean;
+  /** whether a sock_ops program may read the connecting task (bpf/tcpconnect.bpf.c's tcpc_connect_cb; not 6.1) */
+  connectRowsSupported(): boolean;
   /** The pinned object at path, opened once: its fd (the caller's to close) and what it is. */
   openPinnedMap(path: string): { fd: number; isMap: boolean; type?: number; keySize?: number };
   /** The kind of namespace the nsfs file at path is ('net', 'mnt', ...), or null if it is none (ioctl NS_GET_NSTYPE). */

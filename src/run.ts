@@ -8,7 +8,7 @@
 // an executable.
 
 import fs from 'node:fs';
-
+import { cgroup2Root } from './cgroups.js';
 import type { Parsed } from './cli/args.js';
 import { FatalError, UsageError } from './errors.js';
 import type { Transport } from './events.js';
@@ -30,6 +30,8 @@ export interface Io {
   openFiles(): { open: number; limit: number };
   /** whether the kernel offers kprobes at all (a kprobe PMU or kprobe_events) */
   kprobesAvailable(): boolean;
+  /** the root of the cgroup v2 hierarchy, where sock_ops programs attach; null if none is mounted */
+  cgroup2Root(): string | null;
   /** a test switch: the newest transport to use (TCPCONNECT_TRANSPORT) */
   transportCap(): Transport | undefined;
   /** resolves when the run should end: a signal, or the reader of stdout went away */
@@ -181,6 +183,7 @@ function processIo(tool: string): Io & { exit(code: number): void } {
         '/sys/kernel/tracing/kprobe_events',
         '/sys/kernel/debug/tracing/kprobe_events',
       ].some((p) => fs.existsSync(p)),
+    cgroup2Root,
     transportCap: () => TRANSPORTS.find((t) => t === process.env.TCPCONNECT_TRANSPORT),
     stopped() {
       return new Promise<void>((resolve) => {

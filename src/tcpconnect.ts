@@ -112,10 +112,17 @@ export function attachPlan(
   opts: TcpconnectOptions,
   native: NativeBinding,
   containers: ContainerPlan = NO_CONTAINER_FILTERS,
+  cgroupRoot: string | null = null,
 ): AttachPlan {
   // -c ignores -L (as bcc): counts need no local port, so nothing waits for
   // it. -j prints every field, the local port included.
   const lport = (opts.lport || opts.json) && !opts.count;
+  // On tracepoints the local port is chosen after SYN_SENT. Where cgroup v2
+  // is mounted, a sock_ops program at its root sends the whole row from
+  // tcp_connect(), once per connect, port chosen. Else the row waits in a
+  // map for the SYN's net_dev_queue, which every packet sent runs.
+  const connectHook = lport && cgroupRoot !== null;
+  const dnsHook = opts.dns ? ['tcpc_dns_skb'] : [];
   return {
     tool: PROG,
     object: 'tcpconnect',
@@ -123,7 +130,7 @@ export function attachPlan(
       ...commonRodata(opts, native.records.portBitmapBytes),
       filter_uid_on: flag(opts.uid !== undefined),
       filter_uid: u32(opts.uid ?? 0),
-      defer_to_lport: flag(lport),
+      defer_to_lport: flag(lport && !connectHook),
       do_count: flag(opts.count),
       want_uid: flag(opts.printUid || opts.json), // a helper call saved where nothing prints it
       ...containers.rodata,
@@ -143,14 +150,18 @@ export function attachPlan(
       ],
       hooks: `kprobes on tcp_v4_connect, tcp_v6_connect${opts.dns ? ', udp_recvmsg, udpv6_recvmsg' : ''}`,
     },
-    // -L on tracepoints: the local port is chosen after SYN_SENT; the SYN's
-    // net_dev_queue (in the connecting thread) completes the row.
-    tracepoint: {
-      programs: ['tcpc_state', ...(lport ? ['tcpc_dev_queue'] : []), ...(opts.dns ? ['tcpc_dns_skb'] : [])],
-      hooks: `${lport || opts.dns ? 'tracepoints' : 'tracepoint'} sock:inet_sock_set_state${
-        lport ? ', net:net_dev_queue' : ''
-      }${opts.dns ? ', net:netif_receive_skb' : ''}`,
-    },
+    tracepoint: connectHook
+      ? {
+          programs: ['tcpc_connect_cb', ...dnsHook],
+          hooks: `cgroup sock_ops (TCP connect) at ${cgroupRoot}${opts.dns ? ', tracepoint net:netif_receive_skb' : ''}`,
+          cgroupRoot,
+        }
+      : {
+          programs: ['tcpc_state', ...(lport ? ['tcpc_dev_queue'] : []), ...dnsHook],
+          hooks: `${lport || opts.dns ? 'tracepoints' : 'tracepoint'} sock:inet_sock_set_state${
+            lport ? ', net:net_dev_queue' : ''
+          }${opts.dns ? ', net:netif_receive_skb' : ''}`,
+        },
     method: opts.attach,
   };
 }
@@ -169,7 +180,12 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   );
   let attached: ReturnType<typeof openAndAttach>;
   try {
-    attached = openAndAttach(native, attachPlan(opts, native, containers), transport, io.kprobesAvailable());
+    attached = openAndAttach(
+      native,
+      attachPlan(opts, native, containers, native.connectRowsSupported() ? io.cgroup2Root() : null),
+      transport,
+      io.kprobesAvailable(),
+    );
   } finally {
     containers.close(); // the loaded object holds its own fds of the maps
   }

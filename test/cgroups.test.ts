@@ -99,6 +99,8 @@ describe('CgroupNames', () => {
       ',"cgroup_id":987654321,"cgroup":null,"container":null',
       false,
     ]);
+    // With no cgroup2 mounted no name can turn up: the answer is kept, not asked for every row.
+    expect(whoText(false, new CgroupNames(null))(987654321n)).toEqual(['cgroup:987654321', true]);
     const id = ino(path.join(root, 'x'));
     expect(whoText(true, new CgroupNames(root))(id)).toEqual([
       `,"cgroup_id":${id},"cgroup":"/x","container":null`,

@@ -17,12 +17,14 @@ interface FakeKernel {
   loadErrno?: number; // make load fail
   opened: Array<{ object: string; spec: TracerSpec }>;
   attached: string[][];
+  cgroupRoots: Array<string | undefined>;
   closed: number;
   drained: number;
   /** hands the tool what the reader makes of records read as these runs (one per ring) */
   emit?: (runs: Buffer[][], lost?: number) => void;
   maps?: Record<string, Array<[Buffer, Buffer]>>;
   ringbuf?: boolean; // has BPF ring buffers (default true)
+  connectRows?: boolean; // sock_ops may read the connecting task (default true)
   perCpuRings?: boolean; // can hold them in a map, one per CPU (default true)
 }
 
@@ -36,12 +38,13 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
         });
       kernel.opened.push({ object, spec });
     }
-    attach(programs: string[]) {
+    attach(programs: string[], cgroupRoot?: string) {
       if (!kernel.kprobes && programs.some((p) => p.startsWith('tcpc_v')))
         throw Object.assign(new Error(`failed to attach ${programs[0]}: No such file or directory`), {
           errno: 2,
         });
       kernel.attached.push(programs);
+      kernel.cgroupRoots.push(cgroupRoot);
     }
     start(cb: (batch: Buffer | null, lost: number, malformed: number) => void) {
       kernel.emit = (runs, lost = 0) => {
@@ -66,6 +69,7 @@ function fakeNative(kernel: FakeKernel): NativeBinding {
     records,
     addressText,
     ringBufferSupported: () => kernel.ringbuf ?? true,
+    connectRowsSupported: () => kernel.connectRows ?? true,
     perCpuRingsSupported: () => kernel.perCpuRings ?? true,
   } as unknown as NativeBinding;
 }
@@ -76,11 +80,20 @@ function harness(
     euid?: number;
     btf?: boolean;
     kprobeSupport?: boolean;
+    cgroup2Root?: string;
     transportCap?: Transport;
     openFiles?: { open: number; limit: number };
   } = {},
 ) {
-  const kernel: FakeKernel = { kprobes: false, opened: [], attached: [], closed: 0, drained: 0, ...over };
+  const kernel: FakeKernel = {
+    kprobes: false,
+    opened: [],
+    attached: [],
+    cgroupRoots: [],
+    closed: 0,
+    drained: 0,
+    ...over,
+  };
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
   const out: string[] = [];
@@ -93,6 +106,7 @@ function harness(
     btfAvailable: () => env.btf ?? true,
     openFiles: () => env.openFiles ?? { open: 20, limit: 1024 },
     kprobesAvailable: () => env.kprobeSupport ?? true,
+    cgroup2Root: () => env.cgroup2Root ?? null,
     transportCap: () => env.transportCap,
     stopped: () => stopped,
   };
@@ -206,12 +220,38 @@ describe('run', () => {
     expect(h.kernel.closed).toBe(1);
   });
 
-  it('with -L on tracepoints also hooks net_dev_queue, and sets defer_to_lport', async () => {
-    const h = harness();
-    const done = run(['-L', '--attach', 'tracepoint'], h.io);
+  it('with -L or -j on tracepoints and no cgroup2 also hooks net_dev_queue, and sets defer_to_lport', async () => {
+    for (const flag of ['-L', '-j']) {
+      const h = harness();
+      const done = run([flag, '--attach', 'tracepoint'], h.io);
+      await Promise.resolve();
+      expect(h.kernel.attached).toEqual([['tcpc_state', 'tcpc_dev_queue']]);
+      expect(h.kernel.opened[0].spec.rodata.defer_to_lport).toEqual(Buffer.from([1]));
+      h.stop();
+      await done;
+    }
+  });
+
+  it('with -L or -j on tracepoints and cgroup2 sends rows from sock_ops at its root, and nothing else', async () => {
+    for (const flag of ['-L', '-j']) {
+      const h = harness({}, { cgroup2Root: '/sys/fs/cgroup' });
+      const done = run([flag, '--attach', 'tracepoint'], h.io);
+      await Promise.resolve();
+      expect(h.kernel.opened[0].spec.programs).toEqual(['tcpc_connect_cb']);
+      expect(h.kernel.attached).toEqual([['tcpc_connect_cb']]);
+      expect(h.kernel.cgroupRoots).toEqual(['/sys/fs/cgroup']);
+      expect(h.kernel.opened[0].spec.rodata.defer_to_lport).toEqual(Buffer.from([0]));
+      expect(h.err).toContain('tcpconnect: tracing with cgroup sock_ops (TCP connect) at /sys/fs/cgroup');
+      h.stop();
+      await done;
+    }
+  });
+
+  it('without -L or -j, cgroup2 changes nothing: the state tracepoint sends the rows', async () => {
+    const h = harness({}, { cgroup2Root: '/sys/fs/cgroup' });
+    const done = run(['--attach', 'tracepoint'], h.io);
     await Promise.resolve();
-    expect(h.kernel.attached).toEqual([['tcpc_state', 'tcpc_dev_queue']]);
-    expect(h.kernel.opened[0].spec.rodata.defer_to_lport).toEqual(Buffer.from([1]));
+    expect(h.kernel.attached).toEqual([['tcpc_state']]);
     h.stop();
     await done;
   });

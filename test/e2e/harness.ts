@@ -150,6 +150,20 @@ export class ToolRun {
   }
 }
 
+/**
+ * Starts the CLI in a mount namespace of its own with no cgroup2 mounted:
+ * -L and -j on tracepoints then hold each row for the SYN's net_dev_queue,
+ * as on a host without cgroup v2.
+ */
+export function startWithoutCgroup2(args: string[], headerLines = 2): Promise<ToolRun> {
+  const script = `awk '/ - cgroup2 / {print $5}' /proc/self/mountinfo | while read -r m; do umount -l "$m"; done; exec "$0" "$@"`;
+  return ToolRun.spawn(
+    'unshare',
+    ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath, CLI, ...args],
+    headerLines,
+  );
+}
+
 export interface Connected {
   pid: number;
   localPort: number | null;
