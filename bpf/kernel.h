@@ -20,8 +20,32 @@
 #define S_IFSOCK 0140000
 
 /* include/net/tcp_states.h */
+/* include/uapi/linux/net.h (an enum: CO-RE matches enum fields to enums) */
+enum socket_state {
+	SS_FREE = 0,
+	SS_UNCONNECTED,
+	SS_CONNECTING,
+	SS_CONNECTED,
+	SS_DISCONNECTING,
+};
+
+/* include/linux/sched.h: task_struct's flags */
+#define PF_EXITING 0x00000004
+
+#define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
+
+/* include/uapi/asm-generic/errno*.h: what connect() gives that is no attempt's outcome */
+#define EINTR 4
+#define EBADF 9
+#define EFAULT 14
+#define ENOTSOCK 88
+#define EISCONN 106
+#define EALREADY 114
+#define EINPROGRESS 115
+#define ECONNABORTED 103
+#define ERESTARTSYS 512 /* 512-517: the kernel's restart codes, never seen by a caller */
 
 struct in6_addr {
 	__u8 s6_addr[16];
@@ -41,6 +65,7 @@ struct sock_common {
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol; /* a u16 since 5.6 */
+	int sk_err;	   /* the error a failed connect reports */
 } __attribute__((preserve_access_index));
 
 /* The local port as the socket keeps it once its bind is released (a
@@ -50,8 +75,9 @@ struct inet_sock {
 	__be16 inet_sport;
 } __attribute__((preserve_access_index));
 
-/* tcpaccept on tracepoints: from an fd to its sock. */
+/* From an fd to its sock (tcpaccept, and tcpconnect -R, on tracepoints). */
 struct socket {
+	enum socket_state state;
 	struct sock *sk;
 } __attribute__((preserve_access_index));
 
@@ -126,6 +152,7 @@ struct nsproxy {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+	unsigned int flags;
 	int pid;
 	int tgid;
 	char comm[16]; /* TASK_COMM_LEN */
@@ -138,6 +165,13 @@ struct trace_entry {
 	unsigned char flags;
 	unsigned char preempt_count;
 	int pid;
+} __attribute__((preserve_access_index));
+
+/* syscalls:sys_enter_* */
+struct syscall_trace_enter {
+	struct trace_entry ent;
+	int nr;
+	unsigned long args[6];
 } __attribute__((preserve_access_index));
 
 /* syscalls:sys_exit_* */

@@ -45,7 +45,13 @@ struct event {
 	__u64 cgroup_id; /* the task's cgroup v2 id (its directory's inode) */
 	__u32 mntns;	 /* its mount namespace's inode */
 	__u32 netns;	 /* its network namespace's inode */
+	/* The outcome (-R, -x; 0 without them): */
+	__s32 err; /* 0: connected; else the errno connect() gave or would give; RESULT_PENDING */
+	__u32 lat_us; /* from the SYN (or the call, if it failed first) to the outcome */
 };
+
+/* err of a connect still waiting for its outcome when tracing stops (set by user space). */
+#define RESULT_PENDING (-1)
 
 /* --cgroup and --netns: directories and namespaces one run can name. */
 #define MAX_CGROUP_FILTERS 8
@@ -91,7 +97,7 @@ RECORDS_STATIC_ASSERT(__builtin_offsetof(struct event, kind) ==
 RECORDS_STATIC_ASSERT(__builtin_offsetof(struct event, ts_ns) == 0 &&
 			      __builtin_offsetof(struct dns_event, ts_ns) == 0,
 		      "records must start with their timestamp");
-RECORDS_STATIC_ASSERT(sizeof(struct event) == 96,
+RECORDS_STATIC_ASSERT(sizeof(struct event) == 104,
 		      "struct event: keep it a multiple of 8 and small");
 
 #endif /* TCPCONNECT_RECORDS_H */

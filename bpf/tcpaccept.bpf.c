@@ -68,28 +68,6 @@ int BPF_KRETPROBE(tcpa_accept_ret, struct sock *newsk)
 	return report(ctx, newsk);
 }
 
-/* The sock behind fd in the current task, or NULL. */
-static __always_inline struct sock *sock_of_fd(long fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file;
-	struct socket *sock;
-
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	/* Another thread may have put some other file at that fd (dup2) since
-	 * accept() returned: only a socket's private_data is a struct socket. */
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
-}
-
 static __always_inline int accept_exit(void *ctx, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();

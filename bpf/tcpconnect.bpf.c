@@ -13,6 +13,11 @@
  *    every TCP state change or packet first.
  * User space loads one set or the other; all filters are rodata set before load.
  *
+ * With -R or -x, a connect's row waits in `pending` for its outcome: the
+ * sock leaving SYN_SENT (tcpc_outcome), or, for a connect that fails
+ * before any SYN, the kretprobe's return value (kprobes) or the connect
+ * syscall's exit (tracepoints, tcpc_call_enter/exit).
+ *
  * With -d, DNS answers (UDP from port 53) are sent up too, on the same ring
  * buffer so that they reach user space in time order with the connects:
  * from udp_recvmsg/udpv6_recvmsg (kprobes, as bcc; connected or not, every
@@ -26,24 +31,62 @@ char LICENSE[] SEC("license") = "GPL";
 /* Configuration, written by user space between open and load. */
 const volatile bool defer_to_lport = false; /* tracepoints with -L */
 const volatile bool do_count = false;	    /* -c: count, send no events */
+const volatile bool want_result = false;    /* -R, -x: rows at the outcome */
+const volatile bool failed_only = false;    /* -x: only rows whose outcome is an error */
 
 /* kprobe path: the sock a thread is connecting, from entry to return. */
+struct connect_entry {
+	struct sock *sk;
+	void *uaddr; /* the kernel's copy of the caller's address */
+	__u64 start_ns;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_IN_FLIGHT);
 	__type(key, __u32); /* TID */
-	__type(value, struct sock *);
+	__type(value, struct connect_entry);
 } sockets SEC(".maps");
 
-/* tracepoint path with -L: rows waiting for their local port. Every sock
- * put here leaves SYN_SENT some day, which takes its row out; one that
- * finds the map full is counted as lost, never dropped silently. */
+/* Rows waiting: on the tracepoint path with -L, for their local port; with
+ * -R or -x, for their outcome (ts_ns holds when the SYN went). Every sock
+ * put here leaves SYN_SENT some day, which takes its row out; rows still
+ * here at a stop are printed PENDING; one that finds the map full is
+ * counted as lost, never dropped silently. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_IN_FLIGHT);
 	__type(key, struct sock *);
 	__type(value, struct event);
 } pending SEC(".maps");
+
+/* -R/-x on tracepoints: a thread's connect() call that starts an attempt
+ * (a TCP socket not connecting yet), from its entry to its exit. LRU: the
+ * entry of a thread killed inside the call, which never exits it, goes in
+ * time rather than filling the map. */
+enum call_state {
+	CALL_STARTED, /* no SYN_SENT seen: a failure is the call's own */
+	CALL_HANDED,  /* its sock entered SYN_SENT: `pending` has the row */
+	CALL_FAILED,  /* its sock left SYN_SENT inside the call, with no error of
+		       * its own (no local port, no route at tcp_connect()):
+		       * ev is the row, the exit's errno its outcome */
+};
+
+struct connect_call {
+	struct event ev;
+	struct sock *sk;
+	const void *uaddr; /* user memory */
+	__u64 start_ns;
+	__u32 state; /* enum call_state */
+	__u32 __pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_IN_FLIGHT);
+	__type(key, __u32); /* TID */
+	__type(value, struct connect_call);
+} calls SEC(".maps");
 
 /* -d: one answer being built, too large for the stack. */
 struct {
@@ -159,28 +202,104 @@ static __always_inline void output(void *ctx, struct event *ev, bool direct)
  * tracepoints) holds them for their local port. */
 static __always_inline bool direct_rows(void)
 {
-	return use_ringbuf && !do_count && !defer_to_lport;
+	return use_ringbuf && !do_count && !defer_to_lport && !want_result;
 }
 
 /* ---- kprobe path ------------------------------------------------------- */
 
-static __always_inline int connect_entry(struct sock *sk)
+static __always_inline int connect_entry(struct sock *sk, void *uaddr)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sock **left;
+	struct connect_entry entry = {.sk = sk, .uaddr = uaddr}, *left;
 
 	if (!task_wanted())
 		return 0;
 	/* An entry this thread left before, for another sock, is a connect
 	 * whose kretprobe never ran: the kernel had no kretprobe instance free
 	 * (maxactive), and its row is lost. Counted. (The v6 call around a v4
-	 * one left this same sock.) */
+	 * one left this same sock, and keeps its start.) */
 	left = bpf_map_lookup_elem(&sockets, &tid);
-	if (left && *left != sk)
+	if (left && left->sk != sk)
 		count_lost();
-	if (bpf_map_update_elem(&sockets, &tid, &sk, BPF_ANY))
+	if (left && left->sk == sk)
+		return 0;
+	if (want_result)
+		entry.start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&sockets, &tid, &entry, BPF_ANY))
 		count_lost(); /* its return would find nothing: said, not silent */
 	return 0;
+}
+
+/* A connect's row goes up now, with its outcome (-R, -x): err 0 or an
+ * errno, latency from start_ns. Stamped as it leaves: records from per-CPU
+ * rings are put in order by their stamps. */
+static __always_inline void output_result(void *ctx, struct event *ev, int err, __u64 start_ns)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (failed_only && !err)
+		return;
+	ev->err = err;
+	ev->lat_us = (now - start_ns) / 1000;
+	ev->ts_ns = now;
+	output(ctx, ev, false);
+}
+
+/* The caller's address (a struct sockaddr_in or _in6, in user or kernel
+ * memory), as the row's destination; the source is the sock's bound
+ * address and port, if any. For a connect that failed before a SYN. */
+static __always_inline bool read_sockaddr(struct event *ev, struct sock *sk, const void *addr,
+					  bool user)
+{
+	struct {
+		__u16 family;
+		__be16 port;
+		__u8 v4[4]; /* sin_addr; for IPv6, sin6_flowinfo */
+	} sa;
+	__u8 v6[16]; /* sin6_addr, after those 8 bytes */
+
+	/* Read as two parts: a struct sockaddr_in may end a page. */
+	if (user ? bpf_probe_read_user(&sa, sizeof(sa), addr)
+		 : bpf_probe_read_kernel(&sa, sizeof(sa), addr))
+		return false;
+	if (sa.family == AF_INET) {
+		ev->ip = 4;
+		__builtin_memcpy(ev->daddr, sa.v4, 4);
+		BPF_CORE_READ_INTO(&ev->saddr[0], sk, __sk_common.skc_rcv_saddr);
+	} else if (sa.family == AF_INET6) {
+		__u32 *w = (__u32 *)v6;
+
+		if (user ? bpf_probe_read_user(v6, sizeof(v6), addr + 8)
+			 : bpf_probe_read_kernel(v6, sizeof(v6), addr + 8))
+			return false;
+		if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
+			ev->ip = 4; /* v4-mapped, as tcp_v6_connect hands it on */
+			__builtin_memcpy(ev->daddr, &v6[12], 4);
+			BPF_CORE_READ_INTO(&ev->saddr[0], sk, __sk_common.skc_rcv_saddr);
+		} else {
+			ev->ip = 6;
+			__builtin_memcpy(ev->daddr, v6, 16);
+			bpf_core_read(ev->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		}
+	} else {
+		return false;
+	}
+	ev->dport = bpf_ntohs(sa.port);
+	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	return true;
+}
+
+/* -R, -x: a connect that failed before any SYN, as its own row. */
+static __always_inline void output_early_failure(void *ctx, struct sock *sk, const void *addr,
+						 bool user, int err, __u64 start_ns)
+{
+	struct event ev = {};
+
+	if (!read_sockaddr(&ev, sk, addr, user) || !flow_wanted(&ev))
+		return;
+	if (!do_count)
+		read_task(&ev, false);
+	output_result(ctx, &ev, err, start_ns);
 }
 
 /*
@@ -193,37 +312,47 @@ static __always_inline int connect_return(void *ctx, int ret, __u8 ip)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	bool direct = direct_rows();
+	struct connect_entry *entry, call;
 	struct event stack, *ev;
-	struct sock **skpp;
-	struct sock *sk;
 
-	skpp = bpf_map_lookup_elem(&sockets, &tid);
-	if (!skpp)
+	entry = bpf_map_lookup_elem(&sockets, &tid);
+	if (!entry)
 		return 0;
-	sk = *skpp;
+	call = *entry;
 	bpf_map_delete_elem(&sockets, &tid);
 
-	/* Failed before the SYN: the sock may not hold the addresses (bcc). */
-	if (ret)
+	/* Failed before the SYN: the sock may not hold the addresses (bcc
+	 * shows nothing); -R and -x show it from the caller's address. */
+	if (ret) {
+		if (want_result)
+			output_early_failure(ctx, call.sk, call.uaddr, false, -ret, call.start_ns);
 		return 0;
+	}
 	ev = record_begin(&stack, direct);
 	if (!ev)
 		return 0;
-	read_flow(ev, sk, ip, false);
+	read_flow(ev, call.sk, ip, false);
 	if (!flow_wanted(ev)) {
 		record_drop(ev, direct);
 		return 0;
 	}
 	if (!do_count)
 		read_task(ev, false); /* -c counts flows: no task */
+	if (want_result) {
+		/* Until its outcome (tcpc_outcome). The SYN is out. */
+		ev->ts_ns = call.start_ns;
+		if (bpf_map_update_elem(&pending, &call.sk, ev, BPF_ANY))
+			count_lost();
+		return 0;
+	}
 	output(ctx, ev, direct);
 	return 0;
 }
 
 SEC("kprobe/tcp_v4_connect")
-int BPF_KPROBE(tcpc_v4_entry, struct sock *sk)
+int BPF_KPROBE(tcpc_v4_entry, struct sock *sk, void *uaddr)
 {
-	return connect_entry(sk);
+	return connect_entry(sk, uaddr);
 }
 
 SEC("kretprobe/tcp_v4_connect")
@@ -233,9 +362,9 @@ int BPF_KRETPROBE(tcpc_v4_return, int ret)
 }
 
 SEC("kprobe/tcp_v6_connect")
-int BPF_KPROBE(tcpc_v6_entry, struct sock *sk)
+int BPF_KPROBE(tcpc_v6_entry, struct sock *sk, void *uaddr)
 {
-	return connect_entry(sk);
+	return connect_entry(sk, uaddr);
 }
 
 SEC("kretprobe/tcp_v6_connect")
@@ -310,6 +439,15 @@ int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (!task_wanted())
 		return 0;
+	if (want_result) {
+		/* The thread's connect() call (tcpc_call_enter) now has a row
+		 * waiting for its outcome, or one its flow filter dropped. */
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		struct connect_call *call = bpf_map_lookup_elem(&calls, &tid);
+
+		if (call && call->sk == sk)
+			call->state = CALL_HANDED;
+	}
 	ev = record_begin(&stack, direct);
 	if (!ev)
 		return 0;
@@ -320,6 +458,13 @@ int BPF_PROG(tcpc_state, struct sock *sk, int oldstate, int newstate)
 	}
 	if (!do_count)
 		read_task(ev, true);
+	if (want_result) {
+		/* Until its outcome (tcpc_outcome); the SYN goes out now. */
+		ev->ts_ns = bpf_ktime_get_ns();
+		if (bpf_map_update_elem(&pending, &sk, ev, BPF_ANY))
+			count_lost();
+		return 0;
+	}
 	/* The local port is chosen after this point, unless the socket was bound. */
 	if (defer_to_lport && !ev->lport) {
 		if (bpf_map_update_elem(&pending, &sk, ev, BPF_ANY))
@@ -379,6 +524,113 @@ int BPF_PROG(tcpc_dev_queue, struct sk_buff *skb)
 
 	if (sk && sk->__sk_common.skc_state == TCP_SYN_SENT)
 		flush_pending(ctx, sk);
+	return 0;
+}
+
+/* ---- -R, -x: each connect's outcome ----------------------------------- */
+
+/*
+ * The sock leaves SYN_SENT: ESTABLISHED is OK; CLOSE carries the error a
+ * connect() would give (sk_err: ECONNREFUSED from a reset, ETIMEDOUT,
+ * EHOSTUNREACH from ICMP or a failed ARP, ...), or none when the socket
+ * was closed or shut down before any answer: ECONNABORTED. Runs where the
+ * outcome happens (often softirq): the row's task is the one kept from
+ * connect time. Both attach paths use it.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcpc_outcome, struct sock *sk, int oldstate, int newstate)
+{
+	struct connect_call *call;
+	struct event *ev;
+	__u32 tid;
+	int err;
+
+	if (oldstate != TCP_SYN_SENT || (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE))
+		return 0;
+	ev = bpf_map_lookup_elem(&pending, &sk);
+	if (!ev)
+		return 0;
+	err = newstate == TCP_CLOSE ? sk->sk_err : 0;
+	if (newstate == TCP_CLOSE && !err) {
+		/* Inside the thread's own connect() (tracepoints): the call
+		 * failed on its way (no local port left, no route to build
+		 * the SYN). Its exit has the errno. */
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		tid = (__u32)bpf_get_current_pid_tgid();
+		call = bpf_map_lookup_elem(&calls, &tid);
+		/* Not a thread killed inside connect(), closing its files: that
+		 * call never exits, and its row is said here. */
+		if (call && call->sk == sk && !(task->flags & PF_EXITING)) {
+			__builtin_memcpy(&call->ev, ev, sizeof(*ev));
+			call->state = CALL_FAILED;
+			bpf_map_delete_elem(&pending, &sk);
+			return 0;
+		}
+		err = ECONNABORTED;
+	}
+	ev->lport = sk->__sk_common.skc_num;
+	if (!ev->lport)
+		ev->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	output_result(ctx, ev, err, ev->ts_ns);
+	bpf_map_delete_elem(&pending, &sk);
+	return 0;
+}
+
+/* Tracepoints, -R or -x: a connect() call, for the failures that come
+ * before any SYN (no route, an unreachable route, a bad address): the
+ * kprobe path has them from tcp_v[46]_connect's return value. */
+SEC("tracepoint/syscalls/sys_enter_connect")
+int tcpc_call_enter(struct syscall_trace_enter *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct connect_call call = {};
+	struct socket *sock;
+	struct sock *sk;
+
+	if (!task_wanted())
+		return 0;
+	/* Only a TCP socket not connecting yet starts an attempt. Another
+	 * connect() on one that is (restarted after SIGSTOP, or asked again
+	 * for the outcome) returns that attempt's outcome: its row is the
+	 * attempt's, made already or pending. */
+	sock = socket_of_fd(ctx->args[0]);
+	if (!sock || BPF_CORE_READ(sock, state) != SS_UNCONNECTED)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	call.sk = sk;
+	call.uaddr = (const void *)ctx->args[1];
+	call.start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&calls, &tid, &call, BPF_ANY))
+		count_lost();
+	return 0;
+}
+
+/* What connect() returns that is no attempt's outcome: in progress, already
+ * connected or connecting, interrupted, or no socket at all. */
+static __always_inline bool attempt_errno(long err)
+{
+	return err != EINPROGRESS && err != EALREADY && err != EISCONN && err != EINTR &&
+	       err != EBADF && err != ENOTSOCK && err != EFAULT &&
+	       (err < ERESTARTSYS || err > ERESTARTSYS + 5);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int tcpc_call_exit(struct syscall_trace_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct connect_call *call = bpf_map_lookup_elem(&calls, &tid);
+	long ret = ctx->ret;
+
+	if (!call)
+		return 0;
+	if (call->state == CALL_FAILED)
+		output_result(ctx, &call->ev, ret < 0 ? -ret : ECONNABORTED, call->ev.ts_ns);
+	else if (call->state == CALL_STARTED && ret < 0 && attempt_errno(-ret))
+		output_early_failure(ctx, call->sk, call->uaddr, true, -ret, call->start_ns);
+	bpf_map_delete_elem(&calls, &tid);
 	return 0;
 }
 

@@ -41,13 +41,14 @@ Napi::Object Records(Napi::Env env) {
   r.Set("event", Layout(env, sizeof(E),
                         {FIELD(E, ts_ns), FIELD(E, kind), FIELD(E, pid), FIELD(E, uid), FIELD(E, lport),
                          FIELD(E, dport), FIELD(E, saddr), FIELD(E, daddr), FIELD(E, ip), FIELD(E, tid), FIELD(E, task),
-                         FIELD(E, cgroup_id), FIELD(E, mntns), FIELD(E, netns)}));
+                         FIELD(E, cgroup_id), FIELD(E, mntns), FIELD(E, netns), FIELD(E, err), FIELD(E, lat_us)}));
   r.Set("dnsEvent", Layout(env, sizeof(D), {FIELD(D, ts_ns), FIELD(D, kind), FIELD(D, len), FIELD(D, payload)}));
   r.Set("ipv4FlowKey", Layout(env, sizeof(K4), {FIELD(K4, saddr), FIELD(K4, daddr), FIELD(K4, dport)}));
   r.Set("ipv6FlowKey", Layout(env, sizeof(K6), {FIELD(K6, saddr), FIELD(K6, daddr), FIELD(K6, dport)}));
   r.Set("frameBytes", Napi::Number::New(env, kFrameBytes));
   r.Set("recordConnect", Napi::Number::New(env, RECORD_CONNECT));
   r.Set("recordDns", Napi::Number::New(env, RECORD_DNS));
+  r.Set("resultPending", Napi::Number::New(env, RESULT_PENDING));
   r.Set("taskCommLen", Napi::Number::New(env, TASK_COMM_LEN));
   r.Set("dnsMaxPayload", Napi::Number::New(env, DNS_MAX_PAYLOAD));
   r.Set("countMapEntries", Napi::Number::New(env, COUNT_MAP_ENTRIES));

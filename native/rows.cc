@@ -43,6 +43,10 @@ constexpr FieldName kFields[] = {
     {"who", 's', 0},
     {"mntns", 'd', 20},
     {"netns", 'd', 20},
+    // The outcome (-R, -x): milliseconds from the SYN, OK or the errno's name, the errno.
+    {"latency", 'f', 16},
+    {"result", 's', 32},
+    {"errno", 'd', 20},
 };
 
 // Cgroups whose 'who' text is kept at once: a host has hundreds.
@@ -160,6 +164,21 @@ size_t JsonString(const char* text, size_t n, char* out) {
   }
   *q++ = '"';
   return q - out;
+}
+
+// A connect's outcome as RESULT prints it: OK, PENDING, or the errno's
+// name (ECONNREFUSED), as connect(2) names it; a number if glibc has none.
+size_t ResultText(int32_t err, char (&out)[32]) {
+  const char* name = err == 0 ? "OK" : err == RESULT_PENDING ? "PENDING" : err > 0 ? strerrorname_np(err) : nullptr;
+  int n = name ? snprintf(out, sizeof out, "%s", name) : snprintf(out, sizeof out, "%d", err);
+  return std::min<size_t>(n, sizeof out - 1);
+}
+
+// Whole microseconds as milliseconds with `precision` decimals (3: exact),
+// as %.3f would print them.
+size_t Millis(uint32_t us, int precision, char (&out)[16]) {
+  if (precision != 3) return snprintf(out, sizeof out, "%.*f", precision < 0 ? 6 : precision, us / 1000.0);
+  return snprintf(out, sizeof out, "%u.%03u", us / 1000, us % 1000);
 }
 
 // bcc's ts_us: whole microseconds of bpf_ktime_get_ns().
@@ -408,6 +427,23 @@ void RowWriter::WriteFields(const event& e, const std::string& suffix, const std
         break;
       case Field::kNetns:
         Int(p, e.netns);
+        break;
+      case Field::kLatency: {
+        char text[16];
+        Pad(p, text, Millis(e.lat_us, p.precision, text));
+        break;
+      }
+      case Field::kResult: {
+        char text[32];
+        Str(p, text, ResultText(e.err, text));
+        break;
+      }
+      case Field::kErrno:
+        // JSON's errno: 0 for OK, null while still pending.
+        if (e.err == RESULT_PENDING)
+          Str(p, "null", 4);
+        else
+          Int(p, static_cast<uint32_t>(e.err));
         break;
     }
   }

@@ -48,6 +48,9 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
     kWho,
     kMntns,
     kNetns,
+    kLatency,
+    kResult,
+    kErrno,
   };
   struct Piece {
     Field field;

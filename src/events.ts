@@ -69,6 +69,7 @@ export function chooseTransport(
  * given, reads the batch first and gives each connect record its suffix
  * (tcpconnect -d). Losses and malformed records are said on stderr (bcc's
  * "Possibly lost N samples"); with `lostLine`, losses on stdout too (-j).
+ * Returns a writer of more batches the same way (-R's pending rows at a stop).
  */
 export function streamRows(
   prog: string,
@@ -76,7 +77,7 @@ export function streamRows(
   io: Io,
   rows: NativeRowWriter,
   out: { suffixes?: (batch: Buffer) => string[]; lostLine?: (count: number) => string } = {},
-): void {
+): (batch: Buffer) => void {
   const onEvents = (batch: Buffer | null, lost: number, malformed: number): void => {
     if (lost) {
       io.err(`Possibly lost ${lost} samples`);
@@ -92,4 +93,5 @@ export function streamRows(
   } catch (err) {
     throw bpfFailure(prog, err);
   }
+  return (batch) => onEvents(batch, 0, 0);
 }

@@ -42,6 +42,9 @@ const FORMATS = {
       '{"event":"accept","time":"%s","pid":%d,"tid":%d,"comm":%s,"ip":%d,' +
       '"raddr":"%s","rport":%d,"laddr":"%s","lport":%d%s,"mntns":%d,"netns":%d}',
   },
+  // -R, -x: LAT(ms) and RESULT after DPORT, before -C's CONTAINER and -d's QUERY.
+  result: { header: ' %-9s %-12s', row: ' %-9.3f %-12s' },
+  resultJson: ',"result":"%s","errno":%d,"latency_ms":%.3f',
   // -C: CONTAINER after DPORT (LPORT for tcpaccept), before -d's QUERY.
   container: { header: '%-12s', cell: ' %-12s' },
   // -c: bcc prints "\n" + header, then each key as "%-25s %-25s %-20s" and
@@ -60,6 +63,7 @@ export interface Columns {
   lport: boolean; // -L
   dns: boolean; // -d
   container?: boolean; // -C
+  result?: boolean; // -R, -x
 }
 
 export function header(cols: Columns): string {
@@ -70,6 +74,7 @@ export function header(cols: Columns): string {
   line += cols.lport
     ? sprintf(FORMATS.lport.header, 'PID', 'COMM', 'IP', 'SADDR', 'LPORT', 'DADDR', 'DPORT')
     : sprintf(FORMATS.plain.header, 'PID', 'COMM', 'IP', 'SADDR', 'DADDR', 'DPORT');
+  if (cols.result) line += sprintf(FORMATS.result.header, 'LAT(ms)', 'RESULT');
   if (cols.container) line += cols.dns ? ` ${sprintf(FORMATS.container.header, 'CONTAINER')}` : ' CONTAINER';
   return cols.dns ? `${line} QUERY` : line;
 }
@@ -88,21 +93,37 @@ export function rowParts(cols: Columns): RowPart[] {
       ? [FORMATS.lport.row, ['pid', 'task', 'ip', 'saddr', 'lport', 'daddr', 'dport']]
       : [FORMATS.plain.row, ['pid', 'task', 'ip', 'saddr', 'daddr', 'dport']],
   );
+  if (cols.result) parts.push([FORMATS.result.row, ['latency', 'result']]);
   if (!cols.container) parts.push([FORMATS.last, ['suffix']]);
   else if (!cols.dns) parts.push([FORMATS.last, ['who']]);
   else parts.push([FORMATS.container.cell, ['who']], [FORMATS.last, ['suffix']]);
   return parts;
 }
 
-/** -j's object for a connect (tcpconnect) or an accept (tcpaccept: the local end is saddr/lport). */
-export function jsonRowParts(event: 'connect' | 'accept'): RowPart[] {
+/** -j's object for a connect (tcpconnect) or an accept (tcpaccept: the local end is saddr/lport); -R's keys after dport. */
+export function jsonRowParts(event: 'connect' | 'accept', result = false): RowPart[] {
   const { json } = FORMATS;
   const who: RowField[] = ['who', 'mntns', 'netns'];
+  const [head, tail] = json.connect.split('"dport":%d');
   return event === 'connect'
     ? [
         [
-          json.connect,
-          ['isotime', 'pid', 'tid', 'taskjson', 'uid', 'ip', 'saddr', 'lport', 'daddr', 'dport', ...who, 'suffix'],
+          `${head}"dport":%d${result ? FORMATS.resultJson : ''}${tail}`,
+          [
+            'isotime',
+            'pid',
+            'tid',
+            'taskjson',
+            'uid',
+            'ip',
+            'saddr',
+            'lport',
+            'daddr',
+            'dport',
+            ...(result ? (['result', 'errno', 'latency'] as const) : []),
+            ...who,
+            'suffix',
+          ],
         ],
       ]
     : [[json.accept, ['isotime', 'pid', 'tid', 'taskjson', 'ip', 'daddr', 'dport', 'saddr', 'lport', ...who]]];

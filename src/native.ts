@@ -57,7 +57,10 @@ export type RowField =
   | 'taskjson' // the whole COMM as a JSON string (-j)
   | 'who' // the text the RowWriter's who() gives for the record's cgroup (-C, -j)
   | 'mntns'
-  | 'netns';
+  | 'netns'
+  | 'latency' // milliseconds from the SYN to the outcome (-R, -x)
+  | 'result' // OK, PENDING or the errno's name
+  | 'errno'; // 0 for OK, null while pending (-j)
 
 /** A row, piece by piece: literal text, or a field with its printf conversion. */
 export type RowPiece =
@@ -96,6 +99,8 @@ export interface NativeRecords {
     | 'cgroup_id'
     | 'mntns'
     | 'netns'
+    | 'err'
+    | 'lat_us'
   >;
   dnsEvent: RecordLayout<'ts_ns' | 'kind' | 'len' | 'payload'>;
   ipv4FlowKey: RecordLayout<'saddr' | 'daddr' | 'dport'>;
@@ -104,6 +109,8 @@ export interface NativeRecords {
   frameBytes: number;
   recordConnect: number;
   recordDns: number;
+  /** struct event's err of a connect whose outcome was not known when tracing stopped */
+  resultPending: number;
   taskCommLen: number;
   dnsMaxPayload: number;
   countMapEntries: number;

@@ -23,6 +23,7 @@ import { chooseTransport, streamRows } from './events.js';
 import { BANNER, countJson, countTable, header, jsonRowParts, lostJson, rowParts, rowPieces } from './format.js';
 import { whoFor } from './identity.js';
 import type { NativeBinding, NativeTracer } from './native.js';
+import { pendingBatch } from './result.js';
 import { type Io, runTool, type Tool, traceUntilStopped } from './run.js';
 
 export const PROG = 'tcpconnect';
@@ -44,6 +45,8 @@ const EPILOG = `examples:
     ./tcpconnect -u 1000   # only trace UID 1000
     ./tcpconnect -c        # count connects per src ip and dest ip/port
     ./tcpconnect -L        # include LPORT while printing outputs
+    ./tcpconnect -R        # print each connect at its outcome: LAT(ms), RESULT
+    ./tcpconnect -x        # only print connects that failed
     ./tcpconnect --cgroupmap mappath  # only trace cgroups in this BPF map
     ./tcpconnect --mntnsmap mappath   # only trace mount namespaces in the map`;
 
@@ -63,6 +66,12 @@ export const OPTIONS: OptionDoc[] = [
   // Ours, after bcc's: bcc's usage line stays as it is.
   { short: '-T', long: '--time', help: 'include time column on output (HH:MM:SS)' },
   { short: '-j', long: '--json', help: 'print one JSON object per line (every field; no header)' },
+  {
+    short: '-R',
+    long: '--result',
+    help: 'print each connect when its outcome is known, with LAT(ms) and RESULT (OK or the errno); a connect that times out is printed minutes later',
+  },
+  { short: '-x', long: '--failed', help: "only print connects that failed, with -R's columns" },
   COMMON_OPTIONS.cgroup,
   COMMON_OPTIONS.netns,
   COMMON_OPTIONS.container,
@@ -79,6 +88,10 @@ export interface TcpconnectOptions extends CommonOptions {
   uid?: number;
   count: boolean;
   dns: boolean;
+  /** -R or -x: rows at the outcome, with LAT(ms) and RESULT */
+  result: boolean;
+  /** -x: only failures */
+  failed: boolean;
 }
 
 export const USAGE = usage(PROG, OPTIONS);
@@ -103,6 +116,8 @@ export function parseArgs(argv: string[]): Parsed<TcpconnectOptions> {
       uid: uid === undefined ? undefined : parseUid(uid),
       count: Boolean(o.count),
       dns: Boolean(o.dns),
+      result: Boolean(o.result || o.failed),
+      failed: Boolean(o.failed),
     },
   };
 }
@@ -114,9 +129,13 @@ export function attachPlan(
   containers: ContainerPlan = NO_CONTAINER_FILTERS,
   cgroupRoot: string | null = null,
 ): AttachPlan {
+  // -R and -x hold each row for its outcome; -c -x counts the failures,
+  // -c -R is -c (every connect is counted at once).
+  const result = opts.result && (!opts.count || opts.failed);
   // -c ignores -L (as bcc): counts need no local port, so nothing waits for
-  // it. -j prints every field, the local port included.
-  const lport = (opts.lport || opts.json) && !opts.count;
+  // it. -j prints every field, the local port included. A row held for its
+  // outcome gets its port there.
+  const lport = (opts.lport || opts.json) && !opts.count && !result;
   // On tracepoints the local port is chosen after SYN_SENT. Where cgroup v2
   // is mounted, a sock_ops program at its root sends the whole row from
   // tcp_connect(), once per connect, port chosen. Else the row waits in a
@@ -132,6 +151,8 @@ export function attachPlan(
       filter_uid: u32(opts.uid ?? 0),
       defer_to_lport: flag(lport && !connectHook),
       do_count: flag(opts.count),
+      want_result: flag(result),
+      failed_only: flag(result && opts.failed),
       want_uid: flag(opts.printUid || opts.json), // a helper call saved where nothing prints it
       ...containers.rodata,
     },
@@ -139,8 +160,10 @@ export function attachPlan(
     mapUpdates: containers.mapUpdates,
     kprobe: {
       // Attached in this order: each kretprobe before its kprobe, so that no
-      // call entered between the two is taken for a missed kretprobe.
+      // call entered between the two is taken for a missed kretprobe; the
+      // outcome's hook before any row waits for it.
       programs: [
+        ...(result ? ['tcpc_outcome'] : []),
         'tcpc_v4_return',
         'tcpc_v6_return',
         ...(opts.dns ? ['tcpc_dns4_return', 'tcpc_dns6_return'] : []),
@@ -148,20 +171,30 @@ export function attachPlan(
         'tcpc_v6_entry',
         ...(opts.dns ? ['tcpc_dns4_entry', 'tcpc_dns6_entry'] : []),
       ],
-      hooks: `kprobes on tcp_v4_connect, tcp_v6_connect${opts.dns ? ', udp_recvmsg, udpv6_recvmsg' : ''}`,
+      hooks: `kprobes on tcp_v4_connect, tcp_v6_connect${opts.dns ? ', udp_recvmsg, udpv6_recvmsg' : ''}${
+        result ? ', tracepoint sock:inet_sock_set_state' : ''
+      }`,
     },
-    tracepoint: connectHook
+    tracepoint: result
       ? {
-          programs: ['tcpc_connect_cb', ...dnsHook],
-          hooks: `cgroup sock_ops (TCP connect) at ${cgroupRoot}${opts.dns ? ', tracepoint net:netif_receive_skb' : ''}`,
-          cgroupRoot,
+          // The connect syscall's exit has the failures before any SYN.
+          programs: ['tcpc_outcome', 'tcpc_call_exit', 'tcpc_state', 'tcpc_call_enter', ...dnsHook],
+          hooks: `tracepoints sock:inet_sock_set_state, syscalls:sys_enter_connect, syscalls:sys_exit_connect${
+            opts.dns ? ', net:netif_receive_skb' : ''
+          }`,
         }
-      : {
-          programs: ['tcpc_state', ...(lport ? ['tcpc_dev_queue'] : []), ...dnsHook],
-          hooks: `${lport || opts.dns ? 'tracepoints' : 'tracepoint'} sock:inet_sock_set_state${
-            lport ? ', net:net_dev_queue' : ''
-          }${opts.dns ? ', net:netif_receive_skb' : ''}`,
-        },
+      : connectHook
+        ? {
+            programs: ['tcpc_connect_cb', ...dnsHook],
+            hooks: `cgroup sock_ops (TCP connect) at ${cgroupRoot}${opts.dns ? ', tracepoint net:netif_receive_skb' : ''}`,
+            cgroupRoot,
+          }
+        : {
+            programs: ['tcpc_state', ...(lport ? ['tcpc_dev_queue'] : []), ...dnsHook],
+            hooks: `${lport || opts.dns ? 'tracepoints' : 'tracepoint'} sock:inet_sock_set_state${
+              lport ? ', net:net_dev_queue' : ''
+            }${opts.dns ? ', net:netif_receive_skb' : ''}`,
+          },
     method: opts.attach,
   };
 }
@@ -171,7 +204,10 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   // Only -d needs dns-packet and lru-cache: loading them costs start-up time.
   const dns = opts.dns ? await import('./dns/index.js') : undefined;
   const containers = containerFilters(PROG, native, opts);
-  const rows = new native.RowWriter(rowPieces(opts.json ? jsonRowParts('connect') : rowParts(opts)), whoFor(opts));
+  const rows = new native.RowWriter(
+    rowPieces(opts.json ? jsonRowParts('connect', opts.result) : rowParts(opts)),
+    whoFor(opts),
+  );
   // -d: an answer must be read before the connect it names; -t, -d, -j print time.
   const transport = chooseTransport(
     native,
@@ -190,9 +226,10 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
     containers.close(); // the loaded object holds its own fds of the maps
   }
   const cache = dns && new dns.DnsCache();
+  let write: ((batch: Buffer) => void) | undefined;
   const start = (tracer: NativeTracer): string => {
     const suffixes = cache && dns?.dnsQueries(native.records, cache, opts.json);
-    streamRows(PROG, tracer, io, rows, { suffixes, lostLine: opts.json ? lostJson : undefined });
+    write = streamRows(PROG, tracer, io, rows, { suffixes, lostLine: opts.json ? lostJson : undefined });
     // -j: lines only. -c prints the banner, then nothing until it is stopped (as bcc).
     if (opts.json) return '';
     return opts.count ? `${BANNER}\n` : `${BANNER}\n${header(opts)}\n`;
@@ -208,6 +245,11 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   };
   const finish = (tracer: NativeTracer): void => {
     if (opts.count) printCounts(tracer);
+    // -R, -x: connects still waiting for their outcome get their row now.
+    else if (opts.result) {
+      const values = tracer.readMap('pending').map(([, value]) => value);
+      if (values.length) write?.(pendingBatch(values, native.records, process.hrtime.bigint()));
+    }
     if (cache?.rejected) io.err(`${PROG}: ${cache.rejected} DNS answers could not be read (malformed or hostile)`);
   };
   return traceUntilStopped(io, attached, start, finish);

@@ -66,6 +66,8 @@ describe('parseArgs', () => {
         uid: undefined,
         count: false,
         dns: false,
+        result: false,
+        failed: false,
         cgroupmap: undefined,
         mntnsmap: undefined,
         cgroups: [],
@@ -80,6 +82,16 @@ describe('parseArgs', () => {
     const short = parseArgs(['-t', '-T', '-p', '181', '-P', '80,81', '-6', '-L', '-U', '-u', '1000', '-c']);
     const dns = parseArgs(['--dns']);
     expect(dns.kind === 'run' && dns.options.dns).toBe(true);
+    // Ours: -R/--result, and -x/--failed, which prints -R's columns too.
+    for (const [args, result, failed] of [
+      [['-R'], true, false],
+      [['--result'], true, false],
+      [['-x'], true, true],
+      [['--failed'], true, true],
+    ] as const) {
+      const r = parseArgs([...args]);
+      expect(r.kind === 'run' && [r.options.result, r.options.failed]).toEqual([result, failed]);
+    }
     const long = parseArgs([
       '--timestamp',
       '--time',
@@ -108,6 +120,8 @@ describe('parseArgs', () => {
         uid: 1000,
         count: true,
         dns: false,
+        result: false,
+        failed: false,
         cgroupmap: undefined,
         mntnsmap: undefined,
         cgroups: [],

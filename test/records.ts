@@ -21,6 +21,8 @@ export interface EventFields {
   cgroupId?: bigint;
   mntns?: number;
   netns?: number;
+  err?: number; // -R's outcome: 0, an errno, or RESULT_PENDING
+  latUs?: number;
 }
 
 /** An address's bytes, from its text. */
@@ -49,6 +51,8 @@ export function record(f: EventFields): Buffer {
   r.writeBigUInt64LE(f.cgroupId ?? 0n, o.cgroup_id);
   r.writeUInt32LE(f.mntns ?? 0, o.mntns);
   r.writeUInt32LE(f.netns ?? 0, o.netns);
+  r.writeInt32LE(f.err ?? 0, o.err);
+  r.writeUInt32LE(f.latUs ?? 0, o.lat_us);
   return r;
 }
 

@@ -7,9 +7,18 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { acceptRowParts, type Columns, jsonRowParts, type RowPart, rowParts, rowPieces } from '../src/format.js';
+import {
+  acceptRowParts,
+  type Columns,
+  header,
+  jsonRowParts,
+  type RowPart,
+  rowParts,
+  rowPieces,
+} from '../src/format.js';
 import { addonPath, loadNative, type NativeRowWriter, type RowField } from '../src/native.js';
 import type { PrintfArg } from '../src/printf.js';
+import { pendingBatch } from '../src/result.js';
 import { formatIPv4, formatIPv6 } from './oracles/inet.js';
 import { pySprintf } from './oracles/printf.js';
 import { dnsRecord, type EventFields, eventRecord, framed, record } from './records.js';
@@ -69,6 +78,63 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
     expect(row(writer(rowParts({ ...plain, dns: true })), bash, 'localhost')).toBe(
       '474     bash         4  127.0.0.1        127.0.0.1        8080   localhost',
     );
+  });
+
+  it('with -R put LAT(ms) and RESULT after DPORT: exact milliseconds, OK, the errno name, PENDING', () => {
+    const w = writer(rowParts({ ...plain, result: true }));
+    expect(header({ ...plain, result: true })).toBe(
+      'PID     COMM         IP SADDR            DADDR            DPORT  LAT(ms)   RESULT      ',
+    );
+    expect([
+      row(w, { ...bash, err: 0, latUs: 94 }),
+      row(w, { ...bash, err: 111, latUs: 3_012_345 }),
+      row(w, { ...bash, err: 99, latUs: 5 }),
+      row(w, { ...bash, err: loadNative().records.resultPending, latUs: 120_000_000 }),
+      row(w, { ...bash, err: 4095, latUs: 0 }),
+    ]).toEqual([
+      '474     bash         4  127.0.0.1        127.0.0.1        8080   0.094     OK           ',
+      '474     bash         4  127.0.0.1        127.0.0.1        8080   3012.345  ECONNREFUSED ',
+      '474     bash         4  127.0.0.1        127.0.0.1        8080   0.005     EADDRNOTAVAIL ',
+      '474     bash         4  127.0.0.1        127.0.0.1        8080   120000.000 PENDING      ',
+      '474     bash         4  127.0.0.1        127.0.0.1        8080   0.000     4095         ',
+    ]);
+    // With -d, QUERY stays last.
+    expect(row(writer(rowParts({ ...plain, result: true, dns: true })), { ...bash, err: 110 }, 'localhost')).toBe(
+      '474     bash         4  127.0.0.1        127.0.0.1        8080   0.000     ETIMEDOUT    localhost',
+    );
+  });
+
+  it('with -R -j carry result, errno (null while pending) and latency_ms after dport', () => {
+    const w = writer(jsonRowParts('connect', true), WHO);
+    const pending = loadNative().records.resultPending;
+    const objects = [
+      row(w, { ...bash, err: 0, latUs: 1500 }),
+      row(w, { ...bash, err: 113, latUs: 100_250 }),
+      row(w, { ...bash, err: pending, latUs: 7 }),
+    ].map((l) => JSON.parse(l));
+    expect(objects.map((o) => [o.result, o.errno, o.latency_ms])).toEqual([
+      ['OK', 0, 1.5],
+      ['EHOSTUNREACH', 113, 100.25],
+      ['PENDING', null, 0.007],
+    ]);
+    expect(Object.keys(objects[0]).slice(10, 14)).toEqual(['dport', 'result', 'errno', 'latency_ms']);
+  });
+
+  it('print the connects pending at a stop (src/result.ts) in the order they were made, with the time they waited', () => {
+    const w = writer(rowParts({ ...plain, result: true }));
+    const later = record({ ...bash, pid: 2, tsNs: 3_000_000_000n });
+    const earlier = record({ ...bash, pid: 1, tsNs: 1_000_000_000n });
+    const text = w.format(pendingBatch([later, earlier], loadNative().records, 4_500_000_000n), NOW);
+    expect(
+      text
+        .toString('latin1')
+        .split('\n')
+        .slice(0, -1)
+        .map((r) => r.split(/ +/).slice(0, 1).concat(r.split(/ +/).slice(6, 8))),
+    ).toEqual([
+      ['1', '3500.000', 'PENDING'],
+      ['2', '1500.000', 'PENDING'],
+    ]);
   });
 
   it('truncate COMM to 12 bytes and let a wide address push the row', () => {

@@ -2,10 +2,12 @@
 //
 // A process that makes one TCP connect for the end-to-end tests, under a
 // comm name the test chooses (process.title sets the kernel's comm).
-// Usage: node connector.mjs COMM HOST PORT [--wait] [--bind PORT] [--count N]
+// Usage: node connector.mjs COMM HOST PORT [--wait] [--bind PORT] [--count N] [--abort-after MS]
 //   --wait: print "ready", then connect when a line arrives on stdin.
 //   --count: connect N times, one after another.
-// Prints one JSON line: {"pid", "localPort", "localPorts", "error"}, then exits.
+//   --abort-after: close the socket if it has not connected after MS ms ("ABORTED").
+// Prints one JSON line: {"pid", "localPort", "localPorts", "error", "ms"}, then exits;
+// ms: the last connect's wall time, from the call to its outcome.
 import net from 'node:net';
 
 const [comm, host, portText, ...rest] = process.argv.slice(2);
@@ -15,15 +17,21 @@ const localPort = bindAt >= 0 ? Number(rest[bindAt + 1]) : undefined;
 
 const countAt = rest.indexOf('--count');
 let left = countAt >= 0 ? Number(rest[countAt + 1]) : 1;
+const abortAt = rest.indexOf('--abort-after');
+const abortMs = abortAt >= 0 ? Number(rest[abortAt + 1]) : undefined;
 const localPorts = [];
 
 function connect() {
+  const started = performance.now();
   const sock = net.connect({ host, port: Number(portText), localPort });
+  const timer = abortMs === undefined ? undefined : setTimeout(() => report('ABORTED'), abortMs);
   const report = (error) => {
+    const ms = performance.now() - started;
+    clearTimeout(timer);
     localPorts.push(sock.localPort ?? null);
     sock.destroy();
     if (--left > 0 && !error) return connect();
-    process.stdout.write(`${JSON.stringify({ pid: process.pid, localPort: localPorts[0], localPorts, error })}\n`);
+    process.stdout.write(`${JSON.stringify({ pid: process.pid, localPort: localPorts[0], localPorts, error, ms })}\n`);
     process.exit(0);
   };
   sock.on('connect', () => report(null));

@@ -170,17 +170,26 @@ export interface Connected {
   /** every connect's, in order (opts.count) */
   localPorts: Array<number | null>;
   error: string | null;
+  /** the last connect's wall time in ms, from the call to its outcome */
+  ms: number;
 }
 
-/** One connect (or opts.count, one after another) from a child process named `comm`, as `uid`, optionally in a netns or on one CPU. */
+/** One connect (or opts.count, one after another) from a child process named `comm`, as `uid`, optionally in a netns or on one CPU, or closed if not connected after abortAfterMs. */
 export function connectFrom(
   comm: string,
   host: string,
   port: number,
-  opts: { uid?: number; netns?: string; count?: number; cpu?: number } = {},
+  opts: { uid?: number; netns?: string; count?: number; cpu?: number; abortAfterMs?: number } = {},
 ): Promise<Connected> {
   return new Promise((resolve, reject) => {
-    const argv = [CONNECTOR, comm, host, String(port), ...(opts.count ? ['--count', String(opts.count)] : [])];
+    const argv = [
+      CONNECTOR,
+      comm,
+      host,
+      String(port),
+      ...(opts.count ? ['--count', String(opts.count)] : []),
+      ...(opts.abortAfterMs !== undefined ? ['--abort-after', String(opts.abortAfterMs)] : []),
+    ];
     const child = opts.netns
       ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
       : opts.cpu !== undefined

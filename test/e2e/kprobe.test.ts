@@ -31,6 +31,8 @@ const options = {
   printUid: false,
   count: false,
   dns: false,
+  result: false,
+  failed: false,
   cgroups: [] as string[],
   netns: [] as string[],
   container: false,
@@ -38,7 +40,7 @@ const options = {
 } as const;
 
 describeE2E('kprobe path', () => {
-  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d, -C, -j, every container filter alike)', async () => {
+  it('loads its programs and they pass the verifier (for -L, -p, -u, -P, -6, -c, -d, -C, -j, -R, -x, every container filter alike)', async () => {
     const native = loadNative();
     for (const extra of [
       {},
@@ -47,6 +49,8 @@ describeE2E('kprobe path', () => {
       { dns: true },
       { containers: true },
       { container: true, json: true },
+      { result: true },
+      { result: true, failed: true, count: true },
     ]) {
       // The container filters' code, with the object's own (empty) maps.
       const netns = Buffer.alloc(4 * native.records.maxNetnsFilters);
