@@ -97,6 +97,13 @@ const ALL_TRACERS = {
     count: (text) => text.split('\n').filter((l) => l.includes('"comm":"storm-connec')).length,
     out: 'file',
   },
+  // -R: every row held in the kernel until its outcome (all OK here).
+  'tcpconnect -R > file': {
+    cmd: [node, bin('tcpconnect'), '-R'],
+    ready: 2,
+    count: countLines('storm-connec'),
+    out: 'file',
+  },
   // In-kernel --cgroup (the whole cgroup2 mount: every connect passes) and -C's column.
   'tcpconnect --cgroup -C > file': {
     cmd: [node, bin('tcpconnect'), '--cgroup', CGROUP2, '-C'],

@@ -542,15 +542,19 @@ int BPF_PROG(tcpc_outcome, struct sock *sk, int oldstate, int newstate)
 {
 	struct connect_call *call;
 	struct event *ev;
+	__u16 lport;
 	__u32 tid;
 	int err;
 
 	if (oldstate != TCP_SYN_SENT || (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE))
 		return 0;
+	/* Read before sk goes on the stack as a key: a verifier before 6.x
+	 * takes a pointer a helper has read there for a plain number. */
+	err = newstate == TCP_CLOSE ? sk->sk_err : 0;
+	lport = sk->__sk_common.skc_num;
 	ev = bpf_map_lookup_elem(&pending, &sk);
 	if (!ev)
 		return 0;
-	err = newstate == TCP_CLOSE ? sk->sk_err : 0;
 	if (newstate == TCP_CLOSE && !err) {
 		/* Inside the thread's own connect() (tracepoints): the call
 		 * failed on its way (no local port left, no route to build
@@ -569,9 +573,7 @@ int BPF_PROG(tcpc_outcome, struct sock *sk, int oldstate, int newstate)
 		}
 		err = ECONNABORTED;
 	}
-	ev->lport = sk->__sk_common.skc_num;
-	if (!ev->lport)
-		ev->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	ev->lport = lport ? lport : bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	output_result(ctx, ev, err, ev->ts_ns);
 	bpf_map_delete_elem(&pending, &sk);
 	return 0;

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -34,6 +36,28 @@ Napi::Value RingBufferSupported(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1);
 }
 
+// Whether a program of `type` may call helper `id`: libbpf_probe_bpf_helper's
+// test (a call, then exit), with the verifier's refusals read here, since
+// libbpf 1.1 (Debian 12's) takes "program of this type cannot use helper"
+// for a yes. A refusal of the call's arguments still means the helper is there.
+static bool HelperAllowed(bpf_prog_type type, bpf_func_id id) {
+  const bpf_insn insns[] = {
+      {.code = BPF_JMP | BPF_CALL, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = id},
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 1},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  char log[4096] = "";
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_level = 1, .log_size = sizeof log, .log_buf = log);
+  int fd = bpf_prog_load(type, nullptr, "GPL", insns, std::size(insns), &opts);
+  if (fd >= 0) {
+    close(fd);
+    return true;
+  }
+  for (const char* refusal : {"invalid func ", "unknown func ", "program of this type cannot use helper "})
+    if (strstr(log, refusal)) return false;
+  return true;
+}
+
 Napi::Value ConnectRowsSupported(const Napi::CallbackInfo& info) {
   static const bpf_func_id kUsed[] = {
       BPF_FUNC_get_current_pid_tgid,      BPF_FUNC_get_current_uid_gid, BPF_FUNC_get_current_cgroup_id,
@@ -41,7 +65,7 @@ Napi::Value ConnectRowsSupported(const Napi::CallbackInfo& info) {
       BPF_FUNC_skc_to_tcp_sock,
   };
   bool ok = true;
-  for (bpf_func_id id : kUsed) ok = ok && libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, id, nullptr) == 1;
+  for (bpf_func_id id : kUsed) ok = ok && HelperAllowed(BPF_PROG_TYPE_SOCK_OPS, id);
   return Napi::Boolean::New(info.Env(), ok);
 }
 

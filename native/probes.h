@@ -15,8 +15,8 @@ Napi::Value RingBufferSupported(const Napi::CallbackInfo& info);
 Napi::Value PerCpuRingsSupported(const Napi::CallbackInfo& info);
 
 // connectRowsSupported() -> whether a sock_ops program may read the
-// connecting task as bpf/tcpconnect.bpf.c's tcpc_connect_cb does (6.1's
-// sock_ops has no current-task helpers; 6.18's has)
+// connecting task as bpf/tcpconnect.bpf.c's tcpc_connect_cb does (6.18's
+// sock_ops may; 6.1's has no current-task helpers, 6.12's no uid helper)
 Napi::Value ConnectRowsSupported(const Napi::CallbackInfo& info);
 
 // openPinnedMap(path) -> { fd, isMap, type, keySize }: the pinned object,

@@ -133,7 +133,7 @@ export interface NativeBinding {
   ringBufferSupported(): boolean;
   /** whether it can hold ring buffers in a map, one per CPU (5.10+) */
   perCpuRingsSupported(): boolean;
-  /** whether a sock_ops program may read the connecting task (bpf/tcpconnect.bpf.c's tcpc_connect_cb; not 6.1) */
+  /** whether a sock_ops program may read the connecting task (bpf/tcpconnect.bpf.c's tcpc_connect_cb; 6.18, not 6.1 or 6.12) */
   connectRowsSupported(): boolean;
   /** The pinned object at path, opened once: its fd (the caller's to close) and what it is. */
   openPinnedMap(path: string): { fd: number; isMap: boolean; type?: number; keySize?: number };
