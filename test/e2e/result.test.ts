@@ -189,6 +189,27 @@ describeE2E('tcpconnect -R and -x: each connect with its outcome', () => {
     ]);
   });
 
+  it('with -c -x counts only the failed connects, and -c -R counts them all', async () => {
+    const refusedPort = await closedPort();
+    const counts = async (flag: string) => {
+      const tool = await ToolRun.start(['-c', flag, ...ATTACH], 1);
+      await connectFrom('tcpc-cx-ok', '127.0.0.1', ports.v4);
+      await connectFrom('tcpc-cx-ref', '127.0.0.1', refusedPort);
+      await connectFrom('tcpc-cx-nrt', UNROUTED_HOST, 80, { netns: ns.name });
+      const done = await tool.stop();
+      const flow = (daddr: string, port: number) =>
+        done.stdout
+          .split('\n')
+          .map((l) => l.trim().split(/ +/))
+          .filter((f) => f[1] === daddr && f[2] === String(port))
+          .map((f) => Number(f[3]));
+      return [flow('127.0.0.1', ports.v4), flow('127.0.0.1', refusedPort), flow(UNROUTED_HOST, 80)];
+    };
+    // -c -R counts at connect time, as -c: a connect with no route never got that far.
+    expect(await counts('-x')).toEqual([[], [1], [1]]);
+    expect(await counts('-R')).toEqual([[1], [1], []]);
+  });
+
   it('with -R -j adds result, errno and latency_ms to each object', async () => {
     const tool = await ToolRun.start(['-R', '-j', ...ATTACH], 0);
     await tool.waitUntil(() => tool.stderr.includes(' tracing with '));
