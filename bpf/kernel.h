@@ -36,7 +36,9 @@ enum socket_state {
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
 
-/* include/uapi/asm-generic/errno*.h: what connect() gives that is no attempt's outcome */
+/* include/uapi/asm-generic/errno*.h: a socket closed before any answer, and
+ * what connect() gives that is no attempt's outcome */
+#define ECONNABORTED 103
 #define EINTR 4
 #define EBADF 9
 #define EFAULT 14
@@ -44,7 +46,6 @@ enum socket_state {
 #define EISCONN 106
 #define EALREADY 114
 #define EINPROGRESS 115
-#define ECONNABORTED 103
 #define ERESTARTSYS 512 /* 512-517: the kernel's restart codes, never seen by a caller */
 
 struct in6_addr {

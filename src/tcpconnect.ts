@@ -127,7 +127,7 @@ export function attachPlan(
   opts: TcpconnectOptions,
   native: NativeBinding,
   containers: ContainerPlan = NO_CONTAINER_FILTERS,
-  cgroupRoot: string | null = null,
+  connectRoot: () => string | null = () => null,
 ): AttachPlan {
   // -R and -x hold each row for its outcome; -c -x counts the failures,
   // -c -R is -c (every connect is counted at once).
@@ -139,7 +139,9 @@ export function attachPlan(
   // On tracepoints the local port is chosen after SYN_SENT. Where cgroup v2
   // is mounted, a sock_ops program at its root sends the whole row from
   // tcp_connect(), once per connect, port chosen. Else the row waits in a
-  // map for the SYN's net_dev_queue, which every packet sent runs.
+  // map for the SYN's net_dev_queue, which every packet sent runs. Asked
+  // only when a row needs its port: the answer loads probe programs.
+  const cgroupRoot = lport ? connectRoot() : null;
   const connectHook = lport && cgroupRoot !== null;
   const dnsHook = opts.dns ? ['tcpc_dns_skb'] : [];
   return {
@@ -218,7 +220,10 @@ async function trace(opts: TcpconnectOptions, io: Io): Promise<number> {
   try {
     attached = openAndAttach(
       native,
-      attachPlan(opts, native, containers, native.connectRowsSupported() ? io.cgroup2Root() : null),
+      attachPlan(opts, native, containers, () => {
+        const root = io.cgroup2Root();
+        return root !== null && native.connectRowsSupported() ? root : null;
+      }),
       transport,
       io.kprobesAvailable(),
     );
