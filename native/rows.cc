@@ -170,15 +170,43 @@ size_t JsonString(const char* text, size_t n, char* out) {
 // name (ECONNREFUSED), as connect(2) names it; a number if glibc has none.
 size_t ResultText(int32_t err, char (&out)[32]) {
   const char* name = err == 0 ? "OK" : err == RESULT_PENDING ? "PENDING" : err > 0 ? strerrorname_np(err) : nullptr;
-  int n = name ? snprintf(out, sizeof out, "%s", name) : snprintf(out, sizeof out, "%d", err);
-  return std::min<size_t>(n, sizeof out - 1);
+  if (!name) return std::min<size_t>(snprintf(out, sizeof out, "%d", err), sizeof out - 1);
+  size_t n = strnlen(name, sizeof out - 1);
+  memcpy(out, name, n);
+  return n;
+}
+
+// thousandths / 1000 with three decimals: "%llu.%03llu", without printf.
+// out holds 24 bytes. Returns the length.
+size_t Thousandths(uint64_t thousandths, char* out) {
+  char digits[24];
+  char* end = digits + sizeof digits;
+  char* q = end;
+  for (int i = 0; i < 3; i++, thousandths /= 10) *--q = static_cast<char>('0' + thousandths % 10);
+  *--q = '.';
+  do {
+    *--q = static_cast<char>('0' + thousandths % 10);
+    thousandths /= 10;
+  } while (thousandths);
+  memcpy(out, q, end - q);
+  return end - q;
 }
 
 // Whole microseconds as milliseconds with `precision` decimals (3: exact),
 // as %.3f would print them.
-size_t Millis(uint32_t us, int precision, char (&out)[16]) {
+size_t Millis(uint32_t us, int precision, char (&out)[24]) {
   if (precision != 3) return snprintf(out, sizeof out, "%.*f", precision < 0 ? 6 : precision, us / 1000.0);
-  return snprintf(out, sizeof out, "%u.%03u", us / 1000, us % 1000);
+  return Thousandths(us, out);
+}
+
+// Microseconds as seconds, as "%.*f" prints the double us / 1e6 (bcc's -t).
+// With three decimals that is us rounded to the nearest thousand, done in
+// integers: the double is within far less than a microsecond of us / 1e6,
+// so only an exact tie (a remainder of 500) depends on its binary digits,
+// and goes to printf.
+size_t Seconds(int64_t us, int precision, char (&out)[64]) {
+  if (precision == 3 && us >= 0 && us % 1000 != 500) return Thousandths(us / 1000 + (us % 1000 > 500), out);
+  return snprintf(out, sizeof out, "%.*f", precision < 0 ? 6 : precision, static_cast<double>(us) / 1e6);
 }
 
 // bcc's ts_us: whole microseconds of bpf_ktime_get_ns().
@@ -253,11 +281,16 @@ RowWriter::RowWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RowWrite
       throw Napi::TypeError::New(env, "a row with the 'who' field needs who(cgroupId)");
     who_ = Napi::Persistent(info[1].As<Napi::Function>());
   }
-  repeatable_ = std::none_of(pieces_.begin(), pieces_.end(), [](const Piece& p) {
-    return p.field == Field::kSeconds || p.field == Field::kClock || p.field == Field::kIsoTime;
-  });
+  padded_ = std::any_of(pieces_.begin(), pieces_.end(), [](const Piece& p) { return p.width > 0; });
   wall_offset_ns_ = WallOffsetNs();
-  look_up_ = repeatable_;
+}
+
+// Whether a piece's text changes from row to row of one process's connects
+// to one address: a time, the local port, the latency. A kept row has a
+// hole for each (and its record's key leaves their bytes out).
+bool RowWriter::Changing(Field f) {
+  return f == Field::kSeconds || f == Field::kClock || f == Field::kIsoTime || f == Field::kLport ||
+         f == Field::kLatency;
 }
 
 // %s: the first `precision` bytes of s, padded to width.
@@ -289,8 +322,13 @@ void RowWriter::Int(const Piece& p, uint64_t v) {
 // The 'who' text of a cgroup: kept from an earlier row, or asked of JS
 // (once per cgroup, unless its answer is not to be kept).
 const std::string& RowWriter::Who(Napi::Env env, uint64_t cgroup_id) {
+  if (who_last_ && who_last_id_ == cgroup_id) return *who_last_;  // a storm's rows: one cgroup
   auto kept = who_kept_.find(cgroup_id);
-  if (kept != who_kept_.end()) return kept->second;
+  if (kept != who_kept_.end()) {
+    who_last_id_ = cgroup_id;
+    who_last_ = &kept->second;
+    return kept->second;
+  }
   Napi::Value answer = who_.Call({Napi::BigInt::New(env, cgroup_id)});
   if (!answer.IsArray()) throw Napi::TypeError::New(env, "who() must return [text, keep]");
   Napi::Array pair = answer.As<Napi::Array>();
@@ -302,7 +340,10 @@ const std::string& RowWriter::Who(Napi::Env env, uint64_t cgroup_id) {
     who_asked_ = std::move(text);
     return who_asked_;
   }
-  if (who_kept_.size() >= kWhoKept) who_kept_.clear();
+  if (who_kept_.size() >= kWhoKept) {
+    who_kept_.clear();
+    who_last_ = nullptr;
+  }
   return who_kept_.emplace(cgroup_id, std::move(text)).first->second;
 }
 
@@ -317,135 +358,163 @@ void RowWriter::Reserve(size_t extra) {
 
 void RowWriter::Write(const event& e, const std::string& suffix, const std::string& who, const char* clock) {
   Reserve(suffix.size() + who.size());
-  if (!looking_) return WriteFields(e, suffix, who, clock);
-  const char* key = reinterpret_cast<const char*>(&e) + offsetof(event, kind);
+  if (!looking_) return WriteFields(e, suffix, who, clock, nullptr);
+  event k = e;
+  k.lport = 0;
+  k.lat_us = 0;
+  const char* key = reinterpret_cast<const char*>(&k) + offsetof(event, kind);
   constexpr size_t kKeyBytes = sizeof(event) - offsetof(event, kind);
   written_++;
   for (const Recent& r : recent_) {
-    if (r.key.size() == kKeyBytes && memcmp(r.key.data(), key, kKeyBytes) == 0) {
-      at_ = Put(at_, r.text.data(), r.text.size());
-      found_++;
-      return;
+    if (r.key.size() != kKeyBytes || memcmp(r.key.data(), key, kKeyBytes) != 0) continue;
+    size_t from = 0;
+    for (auto [offset, piece] : r.holes) {
+      at_ = Put(at_, r.text.data() + from, offset - from);
+      from = offset;
+      const Piece& p = pieces_[piece];
+      if (p.width > 0) memset(at_, ' ', p.width);
+      WritePiece(p, e, suffix, who, clock);
     }
+    at_ = Put(at_, r.text.data() + from, r.text.size() - from);
+    found_++;
+    return;
   }
-  char* row = at_;
-  WriteFields(e, suffix, who, clock);
   Recent& r = recent_[recent_next_++ % recent_.size()];
+  WriteFields(e, suffix, who, clock, &r);
   r.key.assign(key, kKeyBytes);
-  r.text.assign(row, at_ - row);
 }
 
-void RowWriter::WriteFields(const event& e, const std::string& suffix, const std::string& who, const char* clock) {
+// A row, field by field; keep: where to keep its text, with holes for the
+// pieces that change.
+void RowWriter::WriteFields(const event& e, const std::string& suffix, const std::string& who, const char* clock,
+                            Recent* keep) {
   // Spaces, so that padding is only a step over them: one fill per row,
   // not one per field.
-  memset(at_, ' ', longest_ + suffix.size() + who.size());
-  char addr[INET6_ADDRSTRLEN];
-  for (const Piece& p : pieces_) {
-    switch (p.field) {
-      case Field::kText:
-        at_ = Put(at_, p.text.data(), p.text.size());
-        break;
-      case Field::kPid:
-        Int(p, e.pid);
-        break;
-      case Field::kUid:
-        Int(p, e.uid);
-        break;
-      case Field::kTask: {
-        // The name's first `precision` bytes (bcc's 12), escaped: an
-        // escaped name is wider, and pushes the row as a wide address does.
-        size_t n = strnlen(e.task, sizeof e.task);
-        if (p.precision >= 0 && n > static_cast<size_t>(p.precision)) n = p.precision;
-        char task[4 * TASK_COMM_LEN];
-        Pad(p, task, EscapeText(e.task, n, task));
-        break;
-      }
-      case Field::kIp:
-        Int(p, e.ip);
-        break;
-      case Field::kSaddr:
-      case Field::kDaddr: {
-        Str(p, addr, FormatAddress(e.ip, p.field == Field::kSaddr ? e.saddr : e.daddr, addr));
-        break;
-      }
-      case Field::kLport:
-        Int(p, e.lport);
-        break;
-      case Field::kDport:
-        Int(p, e.dport);
-        break;
-      case Field::kSeconds: {
-        uint64_t us = Micros(e);
-        if (!started_) {
-          started_ = true;
-          start_us_ = us;
-        }
-        char text[64];
-        double seconds = static_cast<double>(static_cast<int64_t>(us - start_us_)) / 1e6;
-        int n = snprintf(text, sizeof text, "%.*f", p.precision < 0 ? 6 : p.precision, seconds);
-        Pad(p, text, n);
-        break;
-      }
-      case Field::kClock:
-        Str(p, clock, strlen(clock));
-        break;
-      case Field::kSuffix:
-        Str(p, suffix.data(), suffix.size());
-        break;
-      case Field::kTid:
-        Int(p, e.tid);
-        break;
-      case Field::kIsoTime: {
-        int64_t ns = static_cast<int64_t>(e.ts_ns) + wall_offset_ns_;
-        int64_t second = ns / 1000000000;
-        if (second != iso_second_) {
-          time_t t = static_cast<time_t>(second);
-          struct tm tm;
-          gmtime_r(&t, &tm);
-          snprintf(iso_prefix_, sizeof iso_prefix_, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
-                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-          iso_second_ = second;
-        }
-        char text[32];
-        memcpy(text, iso_prefix_, 20);
-        uint32_t us = static_cast<uint32_t>(ns % 1000000000 / 1000);
-        for (int i = 25; i >= 20; i--, us /= 10) text[i] = static_cast<char>('0' + us % 10);
-        text[26] = 'Z';
-        Str(p, text, 27);
-        break;
-      }
-      case Field::kTaskJson: {
-        char task[6 * TASK_COMM_LEN + 2];
-        Str(p, task, JsonString(e.task, strnlen(e.task, sizeof e.task), task));
-        break;
-      }
-      case Field::kWho:
-        Str(p, who.data(), who.size());
-        break;
-      case Field::kMntns:
-        Int(p, e.mntns);
-        break;
-      case Field::kNetns:
-        Int(p, e.netns);
-        break;
-      case Field::kLatency: {
-        char text[16];
-        Pad(p, text, Millis(e.lat_us, p.precision, text));
-        break;
-      }
-      case Field::kResult: {
-        char text[32];
-        Str(p, text, ResultText(e.err, text));
-        break;
-      }
-      case Field::kErrno:
-        // JSON's errno: 0 for OK, null while still pending.
-        if (e.err == RESULT_PENDING)
-          Str(p, "null", 4);
-        else
-          Int(p, static_cast<uint32_t>(e.err));
-        break;
+  if (padded_) memset(at_, ' ', longest_ + suffix.size() + who.size());
+  if (keep) {
+    keep->text.clear();
+    keep->holes.clear();
+  }
+  char* kept = at_;  // the row's text from here on is not kept yet
+  for (size_t i = 0; i < pieces_.size(); i++) {
+    const Piece& p = pieces_[i];
+    if (!keep || !Changing(p.field)) {
+      WritePiece(p, e, suffix, who, clock);
+      continue;
     }
+    keep->text.append(kept, at_ - kept);
+    keep->holes.emplace_back(keep->text.size(), i);
+    WritePiece(p, e, suffix, who, clock);
+    kept = at_;
+  }
+  if (keep) keep->text.append(kept, at_ - kept);
+}
+
+void RowWriter::WritePiece(const Piece& p, const event& e, const std::string& suffix, const std::string& who,
+                           const char* clock) {
+  switch (p.field) {
+    case Field::kText:
+      at_ = Put(at_, p.text.data(), p.text.size());
+      break;
+    case Field::kPid:
+      Int(p, e.pid);
+      break;
+    case Field::kUid:
+      Int(p, e.uid);
+      break;
+    case Field::kTask: {
+      // The name's first `precision` bytes (bcc's 12), escaped: an
+      // escaped name is wider, and pushes the row as a wide address does.
+      size_t n = strnlen(e.task, sizeof e.task);
+      if (p.precision >= 0 && n > static_cast<size_t>(p.precision)) n = p.precision;
+      char task[4 * TASK_COMM_LEN];
+      Pad(p, task, EscapeText(e.task, n, task));
+      break;
+    }
+    case Field::kIp:
+      Int(p, e.ip);
+      break;
+    case Field::kSaddr:
+    case Field::kDaddr: {
+      char addr[INET6_ADDRSTRLEN];
+      Str(p, addr, FormatAddress(e.ip, p.field == Field::kSaddr ? e.saddr : e.daddr, addr));
+      break;
+    }
+    case Field::kLport:
+      Int(p, e.lport);
+      break;
+    case Field::kDport:
+      Int(p, e.dport);
+      break;
+    case Field::kSeconds: {
+      uint64_t us = Micros(e);
+      if (!started_) {
+        started_ = true;
+        start_us_ = us;
+      }
+      char text[64];
+      Pad(p, text, Seconds(static_cast<int64_t>(us - start_us_), p.precision, text));
+      break;
+    }
+    case Field::kClock:
+      Str(p, clock, strlen(clock));
+      break;
+    case Field::kSuffix:
+      Str(p, suffix.data(), suffix.size());
+      break;
+    case Field::kTid:
+      Int(p, e.tid);
+      break;
+    case Field::kIsoTime: {
+      int64_t ns = static_cast<int64_t>(e.ts_ns) + wall_offset_ns_;
+      int64_t second = ns / 1000000000;
+      if (second != iso_second_) {
+        time_t t = static_cast<time_t>(second);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(iso_prefix_, sizeof iso_prefix_, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        iso_second_ = second;
+      }
+      char text[32];
+      memcpy(text, iso_prefix_, 20);
+      uint32_t us = static_cast<uint32_t>(ns % 1000000000 / 1000);
+      for (int i = 25; i >= 20; i--, us /= 10) text[i] = static_cast<char>('0' + us % 10);
+      text[26] = 'Z';
+      Str(p, text, 27);
+      break;
+    }
+    case Field::kTaskJson: {
+      char task[6 * TASK_COMM_LEN + 2];
+      Str(p, task, JsonString(e.task, strnlen(e.task, sizeof e.task), task));
+      break;
+    }
+    case Field::kWho:
+      Str(p, who.data(), who.size());
+      break;
+    case Field::kMntns:
+      Int(p, e.mntns);
+      break;
+    case Field::kNetns:
+      Int(p, e.netns);
+      break;
+    case Field::kLatency: {
+      char text[24];
+      Pad(p, text, Millis(e.lat_us, p.precision, text));
+      break;
+    }
+    case Field::kResult: {
+      char text[32];
+      Str(p, text, ResultText(e.err, text));
+      break;
+    }
+    case Field::kErrno:
+      // JSON's errno: 0 for OK, null while still pending.
+      if (e.err == RESULT_PENDING)
+        Str(p, "null", 4);
+      else
+        Int(p, static_cast<uint32_t>(e.err));
+      break;
   }
 }
 
@@ -475,8 +544,8 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
                                          " connect records, got " + std::to_string(suffixes.Length()));
   std::string suffix;
   at_ = nullptr;
-  if (look_up_) look_up_ = found_ * 4 >= written_;                       // as the last batch that looked found
-  if (repeatable_ && !look_up_ && ++batches_ % 8 == 0) look_up_ = true;  // and now and then again
+  if (look_up_) look_up_ = found_ * 4 >= written_;        // as the last batch that looked found
+  if (!look_up_ && ++batches_ % 8 == 0) look_up_ = true;  // and now and then again
   found_ = written_ = 0;
   looking_ = look_up_ && !suffixed;  // a suffix (-d's QUERY) is not in the record
   uint32_t n_row = 0;

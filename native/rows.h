@@ -69,10 +69,13 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   Napi::Value Format(const Napi::CallbackInfo& info);
 
   static void Latin1(Napi::Value v, std::string& out);
+  static bool Changing(Field f);
   const std::string& Who(Napi::Env env, uint64_t cgroup_id);
   void Reserve(size_t extra);
+  struct Recent;
   void Write(const event& e, const std::string& suffix, const std::string& who, const char* clock);
-  void WriteFields(const event& e, const std::string& suffix, const std::string& who, const char* clock);
+  void WriteFields(const event& e, const std::string& suffix, const std::string& who, const char* clock, Recent* keep);
+  void WritePiece(const Piece& p, const event& e, const std::string& suffix, const std::string& who, const char* clock);
   void Str(const Piece& p, const char* s, size_t n);
   void Pad(const Piece& p, const char* s, size_t n);
   void Int(const Piece& p, uint64_t v);
@@ -82,6 +85,8 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   Napi::FunctionReference who_;
   std::unordered_map<uint64_t, std::string> who_kept_;  // bounded: cleared when full
   std::string who_asked_;                               // the last answer not kept
+  uint64_t who_last_id_ = 0;                            // the last cgroup found kept,
+  const std::string* who_last_ = nullptr;               // and its text there
   size_t longest_ = 0;                                  // the longest row the pieces make, suffix and newline aside
   // Rows are written here, at at_ (grown by Reserve), and lent to JS as
   // format()'s text until the next call.
@@ -90,19 +95,23 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   char* at_ = nullptr;
   bool started_ = false;  // -t counts from the first row written
 
-  // The last rows written, by their record's bytes after the timestamp. A
-  // storm's rows repeat (one process, one address, over and over), and a
-  // repeat costs a compare and a copy rather than a dozen fields. Only rows
-  // with no time in them, and no suffix given, can repeat; a batch looks
-  // rows up when the last one found a quarter of its rows there (and every
-  // 8th batch).
+  // The last rows written, by their record's bytes after the timestamp,
+  // less the fields that change from connect to connect (the local port,
+  // the latency). A storm's rows repeat (one process, one address, over and
+  // over), and a repeat costs a compare and a copy rather than a dozen
+  // fields: the row's text is kept with holes where its changing pieces go
+  // (a time, the local port, the latency), and only those are written
+  // again. Rows with a suffix given (-d's QUERY, not in the record) are not
+  // looked up; a batch looks rows up when the last one found a quarter of
+  // its rows there (and every 8th batch).
   struct Recent {
     std::string key, text;
+    std::vector<std::pair<uint32_t, uint32_t>> holes;  // (offset in text, piece index), in row order
   };
   std::array<Recent, 4> recent_;
   size_t recent_next_ = 0;
-  bool repeatable_ = false;
-  bool look_up_ = false;  // whether batches look rows up
+  bool padded_ = false;   // whether some piece pads to a width (then a row starts as spaces)
+  bool look_up_ = true;   // whether batches look rows up
   bool looking_ = false;  // whether this one does
   uint32_t batches_ = 0;
   size_t found_ = 0, written_ = 0;  // in the current batch

@@ -359,6 +359,48 @@ describe.skipIf(!built && process.env.CI !== 'true')('rows', () => {
       expect(new Set(fresh).size).toBe(7);
     });
 
+    // A repeated row is kept with holes for what changes from connect to
+    // connect (the times, the local port, the latency): each row must still
+    // print its own. A batch given suffixes is never looked up, so it is the
+    // row as written field by field (by the same writer: -j's clock offset
+    // and -t's first row are the writer's).
+    it.each<[string, RowPart[]]>([
+      ['-T -t -U -L -R', rowParts({ ...all, time: true, result: true })],
+      ['-j -R', jsonRowParts('connect', true)],
+      ['tcpaccept -j', jsonRowParts('accept')],
+      ['tcpaccept -T -t', acceptRowParts({ time: true, timestamp: true })],
+    ])('keep their own time, port and latency when repeated (%s)', (_, parts) => {
+      const same: EventFields = {
+        pid: 7,
+        task: 'storm',
+        uid: 3,
+        dport: 443,
+        cgroupId: 5n,
+        mntns: 9,
+        netns: 11,
+        err: 0,
+      };
+      const fields = Array.from(
+        { length: 40 },
+        (_, i): EventFields => ({
+          ...same,
+          tsNs: 1_700_000_000_000_000_000n + BigInt(i) * 62_500_123n,
+          lport: 40000 + ((i * 7919) % 25000),
+          latUs: (i * 104_729) % 3_000_000,
+          ...(i % 10 === 9 ? { err: 111 } : {}),
+        }),
+      );
+      const batch = Buffer.concat(fields.map((f) => eventRecord(f)));
+      const w = writer(parts, WHO);
+      const byField = lines(
+        w,
+        batch,
+        fields.map(() => ''),
+      );
+      expect(new Set(byField).size).toBe(fields.length);
+      for (let pass = 0; pass < 2; pass++) expect(lines(w, batch)).toEqual(byField);
+    });
+
     it("leave DNS answers out, and take -d's suffixes one per connect, in batch order", () => {
       const batch = framed(record({ pid: 2 }), dnsRecord(Buffer.from('answer')), record({ pid: 1 }));
       const rows = lines(writer(rowParts({ ...plain, dns: true })), batch, ['second', 'first']);
