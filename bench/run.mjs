@@ -182,15 +182,19 @@ function cpuBetween(before, after) {
 }
 
 /**
- * Nanoseconds our programs have run, where the kernel keeps count
- * (kernel.bpf_stats_enabled=1): the in-kernel cost, which the tracer's own
- * CPU time does not include.
+ * Nanoseconds our programs have run, and how many runs, where the kernel
+ * keeps count (kernel.bpf_stats_enabled=1): the in-kernel cost, which the
+ * tracer's own CPU time does not include.
  */
-function bpfRunNs() {
+function bpfRuns() {
   try {
-    return ourPrograms().reduce((a, p) => a + (p.run_time_ns ?? 0), 0);
+    const programs = ourPrograms();
+    return {
+      ns: programs.reduce((a, p) => a + (p.run_time_ns ?? 0), 0),
+      runs: programs.reduce((a, p) => a + (p.run_cnt ?? 0), 0),
+    };
   } catch {
-    return NaN;
+    return { ns: NaN, runs: NaN };
   }
 }
 
@@ -262,11 +266,13 @@ async function withTracer(storm, name, countBpf = false) {
   }
   if (process.env.BENCH_DEBUG) console.error(`bench: ${name} ready`);
   const before = usage(proc.pid);
-  const bpfBefore = countBpf ? bpfRunNs() : NaN;
+  const bpfBefore = countBpf ? bpfRuns() : null;
   const s = await storm.run();
   await sleep(300); // the last rows are read within 100 ms
   const after = usage(proc.pid);
-  const bpfNs = countBpf ? bpfRunNs() - bpfBefore : NaN;
+  const bpfAfter = countBpf ? bpfRuns() : null;
+  const bpfNs = bpfAfter ? bpfAfter.ns - bpfBefore.ns : NaN;
+  const bpfRunCount = bpfAfter ? bpfAfter.runs - bpfBefore.runs : NaN;
   await stop(proc, exited);
   if (reader) {
     reader.stdin.end(); // our copy of the pipe's write end
@@ -283,7 +289,7 @@ async function withTracer(storm, name, countBpf = false) {
   const lost = [...stderr.matchAll(/(?:Possibly lost|Lost) (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
   // What it should have seen: every connect (tcpaccept: every accept).
   const expected = t.expect === 'accepts' ? s.accepts : s.connects;
-  return { ...s, expected, seen, lost, cpu: cpuBetween(before, after), rssMB: after.rssMB, bpfNs };
+  return { ...s, expected, seen, lost, cpu: cpuBetween(before, after), rssMB: after.rssMB, bpfNs, bpfRunCount };
 }
 
 async function startup(name, cmd, readyLines, runs = 10) {
@@ -358,7 +364,7 @@ async function main() {
   const storm = new Storm(STORM, PROCS, SETTLE, SECONDS);
   await storm.line(); // "ready": its processes are up, paused
   const baseline = async () => {
-    const base = { ...(await storm.run()), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN };
+    const base = { ...(await storm.run()), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN, bpfRunCount: NaN };
     runs['no tracer'].push(base);
     ratios['no tracer'].push(1);
     return base;
@@ -409,6 +415,7 @@ async function main() {
       ratios: ratios[name],
       rates: xs.map((x) => x.rate),
       bpfNsPerConnect: bpfNsPerConnect[name] ?? NaN,
+      bpfRunsPerConnect: counted[name] ? counted[name].bpfRunCount / counted[name].connects : NaN,
       cpuShareOverFloor: overFloor[name] ?? NaN,
       connects,
       seen,
@@ -451,6 +458,15 @@ async function main() {
   else {
     console.log(
       'bpf ns/connect, % over floor: one more run of each, with kernel.bpf_stats_enabled=1 (off in the rounds above)',
+    );
+    // Counting adds its clock reads to every run, the many that return at
+    // once included: a tracer whose programs run more often per connect
+    // is counted dearer than it runs in the rounds.
+    console.log(
+      `program runs per connect there: ${Object.entries(results.storm)
+        .filter(([, s]) => Number.isFinite(s.bpfRunsPerConnect))
+        .map(([name, s]) => `${name} ${fmt(s.bpfRunsPerConnect, 1)}`)
+        .join(', ')}`,
     );
     console.log(
       `ratio over the floor that those shares leave a CPU-bound storm: ${Object.entries(overFloor)
