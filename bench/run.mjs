@@ -270,9 +270,8 @@ async function withTracer(storm, name, countBpf = false) {
   const s = await storm.run();
   await sleep(300); // the last rows are read within 100 ms
   const after = usage(proc.pid);
-  const bpfAfter = countBpf ? bpfRuns() : null;
-  const bpfNs = bpfAfter ? bpfAfter.ns - bpfBefore.ns : NaN;
-  const bpfRunCount = bpfAfter ? bpfAfter.runs - bpfBefore.runs : NaN;
+  const bpfAfter = bpfBefore && bpfRuns();
+  const bpf = bpfAfter && { ns: bpfAfter.ns - bpfBefore.ns, runs: bpfAfter.runs - bpfBefore.runs };
   await stop(proc, exited);
   if (reader) {
     reader.stdin.end(); // our copy of the pipe's write end
@@ -289,7 +288,7 @@ async function withTracer(storm, name, countBpf = false) {
   const lost = [...stderr.matchAll(/(?:Possibly lost|Lost) (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
   // What it should have seen: every connect (tcpaccept: every accept).
   const expected = t.expect === 'accepts' ? s.accepts : s.connects;
-  return { ...s, expected, seen, lost, cpu: cpuBetween(before, after), rssMB: after.rssMB, bpfNs, bpfRunCount };
+  return { ...s, expected, seen, lost, cpu: cpuBetween(before, after), rssMB: after.rssMB, bpf };
 }
 
 async function startup(name, cmd, readyLines, runs = 10) {
@@ -364,7 +363,7 @@ async function main() {
   const storm = new Storm(STORM, PROCS, SETTLE, SECONDS);
   await storm.line(); // "ready": its processes are up, paused
   const baseline = async () => {
-    const base = { ...(await storm.run()), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN, bpfNs: NaN, bpfRunCount: NaN };
+    const base = { ...(await storm.run()), seen: NaN, lost: 0, cpu: NaN, rssMB: NaN };
     runs['no tracer'].push(base);
     ratios['no tracer'].push(1);
     return base;
@@ -390,7 +389,7 @@ async function main() {
   if (bpfStats)
     for (const name of Object.keys(TRACERS).filter((n) => !n.startsWith('bpftrace'))) {
       const run = await withTracer(storm, name, true);
-      bpfNsPerConnect[name] = run.bpfNs / run.connects;
+      bpfNsPerConnect[name] = run.bpf.ns / run.connects;
       counted[name] = run;
     }
   await storm.end();
@@ -415,7 +414,7 @@ async function main() {
       ratios: ratios[name],
       rates: xs.map((x) => x.rate),
       bpfNsPerConnect: bpfNsPerConnect[name] ?? NaN,
-      bpfRunsPerConnect: counted[name] ? counted[name].bpfRunCount / counted[name].connects : NaN,
+      bpfRunsPerConnect: counted[name] ? counted[name].bpf.runs / counted[name].connects : NaN,
       cpuShareOverFloor: overFloor[name] ?? NaN,
       connects,
       seen,

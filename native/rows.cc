@@ -287,10 +287,27 @@ RowWriter::RowWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RowWrite
 
 // Whether a piece's text changes from row to row of one process's connects
 // to one address: a time, the local port, the latency. A kept row has a
-// hole for each (and its record's key leaves their bytes out).
+// hole for each, and is found by a key that leaves their bytes out.
 bool RowWriter::Changing(Field f) {
   return f == Field::kSeconds || f == Field::kClock || f == Field::kIsoTime || f == Field::kLport ||
          f == Field::kLatency;
+}
+
+// What a kept row is found by: the record after its timestamp, but for the
+// other fields Changing's pieces print, the local port and the latency
+// (last, so left out). Compared where it lies, without a copy per row.
+static_assert(offsetof(event, lat_us) + sizeof(event::lat_us) == sizeof(event), "the latency must be last");
+constexpr size_t kLportAt = offsetof(event, lport) - offsetof(event, kind);
+constexpr size_t kAfterLport = kLportAt + sizeof(event::lport);
+
+void RowWriter::KeyOf(const event& e, RowKey& key) {
+  memcpy(key.data(), reinterpret_cast<const char*>(&e) + offsetof(event, kind), key.size());
+}
+
+bool RowWriter::Matches(const RowKey& key, const event& e) {
+  const char* record = reinterpret_cast<const char*>(&e) + offsetof(event, kind);
+  return memcmp(key.data(), record, kLportAt) == 0 &&
+         memcmp(key.data() + kAfterLport, record + kAfterLport, key.size() - kAfterLport) == 0;
 }
 
 // %s: the first `precision` bytes of s, padded to width.
@@ -322,28 +339,19 @@ void RowWriter::Int(const Piece& p, uint64_t v) {
 // The 'who' text of a cgroup: kept from an earlier row, or asked of JS
 // (once per cgroup, unless its answer is not to be kept).
 const std::string& RowWriter::Who(Napi::Env env, uint64_t cgroup_id) {
-  if (who_last_ && who_last_id_ == cgroup_id) return *who_last_;  // a storm's rows: one cgroup
   auto kept = who_kept_.find(cgroup_id);
-  if (kept != who_kept_.end()) {
-    who_last_id_ = cgroup_id;
-    who_last_ = &kept->second;
-    return kept->second;
-  }
+  if (kept != who_kept_.end()) return kept->second;
   Napi::Value answer = who_.Call({Napi::BigInt::New(env, cgroup_id)});
   if (!answer.IsArray()) throw Napi::TypeError::New(env, "who() must return [text, keep]");
   Napi::Array pair = answer.As<Napi::Array>();
   std::string text;
   Latin1(pair.Get(uint32_t{0}), text);
   if (!pair.Get(uint32_t{1}).ToBoolean().Value()) {
-    // Not kept: a row written before with an older text must not repeat.
-    for (Recent& r : recent_) r.key.clear();
+    // Not kept (a name not found yet): asked again, and no row with it is kept.
     who_asked_ = std::move(text);
     return who_asked_;
   }
-  if (who_kept_.size() >= kWhoKept) {
-    who_kept_.clear();
-    who_last_ = nullptr;
-  }
+  if (who_kept_.size() >= kWhoKept) who_kept_.clear();
   return who_kept_.emplace(cgroup_id, std::move(text)).first->second;
 }
 
@@ -356,32 +364,34 @@ void RowWriter::Reserve(size_t extra) {
   at_ = out_->data() + used;
 }
 
-void RowWriter::Write(const event& e, const std::string& suffix, const std::string& who, const char* clock) {
+// A row: a kept one with its holes filled, or field by field (and kept).
+void RowWriter::Write(Napi::Env env, const event& e, const std::string& suffix, const char* clock) {
+  if (looking_) {
+    written_++;
+    for (const Recent& r : recent_) {
+      if (!r.valid || !Matches(r.key, e)) continue;
+      Reserve(r.text.size());
+      size_t from = 0;
+      for (auto [offset, piece] : r.holes) {
+        at_ = Put(at_, r.text.data() + from, offset - from);
+        from = offset;
+        const Piece& p = pieces_[piece];
+        if (p.width > 0) memset(at_, ' ', p.width);
+        WritePiece(p, e, suffix, kNoText, clock);  // no hole is the cgroup's text
+      }
+      at_ = Put(at_, r.text.data() + from, r.text.size() - from);
+      found_++;
+      return;
+    }
+  }
+  // The cgroup's text is asked only here: a kept row has it already.
+  const std::string& who = has_who_ ? Who(env, e.cgroup_id) : kNoText;
   Reserve(suffix.size() + who.size());
   if (!looking_) return WriteFields(e, suffix, who, clock, nullptr);
-  event k = e;
-  k.lport = 0;
-  k.lat_us = 0;
-  const char* key = reinterpret_cast<const char*>(&k) + offsetof(event, kind);
-  constexpr size_t kKeyBytes = sizeof(event) - offsetof(event, kind);
-  written_++;
-  for (const Recent& r : recent_) {
-    if (r.key.size() != kKeyBytes || memcmp(r.key.data(), key, kKeyBytes) != 0) continue;
-    size_t from = 0;
-    for (auto [offset, piece] : r.holes) {
-      at_ = Put(at_, r.text.data() + from, offset - from);
-      from = offset;
-      const Piece& p = pieces_[piece];
-      if (p.width > 0) memset(at_, ' ', p.width);
-      WritePiece(p, e, suffix, who, clock);
-    }
-    at_ = Put(at_, r.text.data() + from, r.text.size() - from);
-    found_++;
-    return;
-  }
   Recent& r = recent_[recent_next_++ % recent_.size()];
   WriteFields(e, suffix, who, clock, &r);
-  r.key.assign(key, kKeyBytes);
+  KeyOf(e, r.key);
+  r.valid = &who != &who_asked_;  // a who() text not kept is asked again by the next row
 }
 
 // A row, field by field; keep: where to keep its text, with holes for the
@@ -556,7 +566,7 @@ Napi::Value RowWriter::Format(const Napi::CallbackInfo& info) {
     event e;
     memcpy(&e, c.data(), sizeof e);
     if (suffixed) Latin1(suffixes.Get(n_row++), suffix);
-    Write(e, suffix, has_who_ ? Who(env, e.cgroup_id) : kNoText, clock);
+    Write(env, e, suffix, clock);
     *at_++ = '\n';
   }
   size_t n = at_ ? at_ - out_->data() : 0;

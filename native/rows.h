@@ -7,16 +7,18 @@
 // work of a trace, so it runs in C: no JS call, string or object per row.
 #pragma once
 
+#include <linux/types.h>
 #include <napi.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-struct event;
+#include "records.h"
 
 class RowWriter : public Napi::ObjectWrap<RowWriter> {
  public:
@@ -70,10 +72,13 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
 
   static void Latin1(Napi::Value v, std::string& out);
   static bool Changing(Field f);
+  using RowKey = std::array<char, offsetof(event, lat_us) - offsetof(event, kind)>;
+  static void KeyOf(const event& e, RowKey& key);
+  static bool Matches(const RowKey& key, const event& e);
   const std::string& Who(Napi::Env env, uint64_t cgroup_id);
   void Reserve(size_t extra);
   struct Recent;
-  void Write(const event& e, const std::string& suffix, const std::string& who, const char* clock);
+  void Write(Napi::Env env, const event& e, const std::string& suffix, const char* clock);
   void WriteFields(const event& e, const std::string& suffix, const std::string& who, const char* clock, Recent* keep);
   void WritePiece(const Piece& p, const event& e, const std::string& suffix, const std::string& who, const char* clock);
   void Str(const Piece& p, const char* s, size_t n);
@@ -85,8 +90,6 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   Napi::FunctionReference who_;
   std::unordered_map<uint64_t, std::string> who_kept_;  // bounded: cleared when full
   std::string who_asked_;                               // the last answer not kept
-  uint64_t who_last_id_ = 0;                            // the last cgroup found kept,
-  const std::string* who_last_ = nullptr;               // and its text there
   size_t longest_ = 0;                                  // the longest row the pieces make, suffix and newline aside
   // Rows are written here, at at_ (grown by Reserve), and lent to JS as
   // format()'s text until the next call.
@@ -95,17 +98,17 @@ class RowWriter : public Napi::ObjectWrap<RowWriter> {
   char* at_ = nullptr;
   bool started_ = false;  // -t counts from the first row written
 
-  // The last rows written, by their record's bytes after the timestamp,
-  // less the fields that change from connect to connect (the local port,
-  // the latency). A storm's rows repeat (one process, one address, over and
-  // over), and a repeat costs a compare and a copy rather than a dozen
-  // fields: the row's text is kept with holes where its changing pieces go
-  // (a time, the local port, the latency), and only those are written
-  // again. Rows with a suffix given (-d's QUERY, not in the record) are not
-  // looked up; a batch looks rows up when the last one found a quarter of
-  // its rows there (and every 8th batch).
+  // The last rows written, found by their record's key (KeyOf, Matches). A storm's rows
+  // repeat (one process, one address, over and over), and a repeat costs a
+  // compare and a few copies rather than a dozen fields: the row's text is
+  // kept with holes where its Changing pieces go, and only those are
+  // written again. Rows with a suffix given (-d's QUERY, not in the record)
+  // are not looked up; a batch looks rows up when the last one found a
+  // quarter of its rows there (and every 8th batch).
   struct Recent {
-    std::string key, text;
+    bool valid = false;
+    RowKey key;
+    std::string text;
     std::vector<std::pair<uint32_t, uint32_t>> holes;  // (offset in text, piece index), in row order
   };
   std::array<Recent, 4> recent_;
