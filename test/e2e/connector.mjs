@@ -2,8 +2,9 @@
 //
 // A process that makes one TCP connect for the end-to-end tests, under a
 // comm name the test chooses (process.title sets the kernel's comm).
-// Usage: node connector.mjs COMM HOST PORT [--wait] [--bind PORT] [--count N] [--abort-after MS]
+// Usage: node connector.mjs COMM HOST PORT [--wait | --start-at EPOCH_MS] [--bind PORT] [--count N] [--abort-after MS]
 //   --wait: print "ready", then connect when a line arrives on stdin.
+//   --start-at: connect at that wall-clock time (processes started together run together).
 //   --count: connect N times, one after another.
 //   --abort-after: close the socket if it has not connected after MS ms ("ABORTED").
 // Prints one JSON line: {"pid", "localPort", "localPorts", "error", "ms"}, then exits;
@@ -38,9 +39,12 @@ function connect() {
   sock.on('error', (err) => report(err.code));
 }
 
+const startAt = rest.indexOf('--start-at');
 if (rest.includes('--wait')) {
   process.stdout.write('ready\n');
   process.stdin.once('data', connect);
+} else if (startAt >= 0) {
+  setTimeout(connect, Math.max(0, Number(rest[startAt + 1]) - Date.now()));
 } else {
   connect();
 }

@@ -179,7 +179,7 @@ export function connectFrom(
   comm: string,
   host: string,
   port: number,
-  opts: { uid?: number; netns?: string; count?: number; cpu?: number; abortAfterMs?: number } = {},
+  opts: { uid?: number; netns?: string; count?: number; cpu?: number; abortAfterMs?: number; startAt?: number } = {},
 ): Promise<Connected> {
   return new Promise((resolve, reject) => {
     const argv = [
@@ -189,6 +189,7 @@ export function connectFrom(
       String(port),
       ...(opts.count ? ['--count', String(opts.count)] : []),
       ...(opts.abortAfterMs !== undefined ? ['--abort-after', String(opts.abortAfterMs)] : []),
+      ...(opts.startAt !== undefined ? ['--start-at', String(opts.startAt)] : []),
     ];
     const child = opts.netns
       ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })

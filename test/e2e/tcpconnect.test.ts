@@ -112,9 +112,11 @@ describeE2E('tcpconnect end to end', () => {
   it('prints the rows of connects on every CPU at once in time order', async () => {
     const tool = await ToolRun.start(['-t', '-L', ...ATTACH]);
     const cpus = os.cpus().length;
+    // Both start at one moment, however long each node takes to start (a busy host).
+    const startAt = Date.now() + 1500;
     const bursts = await Promise.all(
       ['tcpc-cpu-a', 'tcpc-cpu-b'].map((comm, i) =>
-        connectFrom(comm, '127.0.0.1', ports.v4, { count: 3000, cpu: i % cpus }),
+        connectFrom(comm, '127.0.0.1', ports.v4, { count: 3000, cpu: i % cpus, startAt }),
       ),
     );
     const ours = () => tool.rows().filter((r) => / tcpc-cpu-[ab] /.test(r));
